@@ -1,0 +1,23 @@
+"""Flask-Admin grids; init_admin builds a new Admin for each app (a shared one breaks the second app)."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+
+from admin import documents, finance, masterdata, users
+from admin.base import PortalAdminIndexView
+
+
+def init_admin(app: Flask) -> Admin:
+    """Register every grid on a fresh Admin bound to `app`."""
+    admin = Admin(
+        app,
+        name="Ledgerflow",
+        index_view=PortalAdminIndexView(name="Administration", url="/admin"),
+        theme=Bootstrap4Theme(base_template="admin/ledgerflow_base.html", fluid=True),
+    )
+    for area in (masterdata, finance, documents, users):
+        area.register(admin)
+    return admin

@@ -1,0 +1,181 @@
+"""The base every admin grid uses: permissions, CSRF, field-named validation errors, safe exports."""
+
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, request, url_for
+from flask_admin import AdminIndexView, expose
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.form import BaseForm
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy.exc import IntegrityError
+
+from portal.errors import ValidationError
+from portal.extensions import db
+from portal.security import can
+from portal.services import masterdata
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class AdminForm(BaseForm):
+    """Flask-Admin's form with Flask-WTF's CSRF token, which the app-wide CSRFProtect checks."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form):
+            return BaseForm.Meta._translations
+
+
+class GuardedView:
+    """Mixin: read access by one permission, changes by another; 403 or sign-in otherwise."""
+
+    read_permission = "masterdata.read"
+    write_permission = "masterdata.write"
+
+    def is_accessible(self) -> bool:
+        return can(current_user, self.read_permission)
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.full_path))
+        abort(403)
+
+    @property
+    def may_write(self) -> bool:
+        return can(current_user, self.write_permission)
+
+
+class SecuredModelView(GuardedView, ModelView):
+    """A searchable, filterable, exportable grid whose saves pass the domain rules."""
+
+    form_base_class = AdminForm
+    can_export = True
+    export_types = ["csv", "xlsx"]
+    export_max_rows = 100_000
+    can_view_details = True
+    can_set_page_size = True
+    page_size = 20
+    column_display_pk = False
+    details_modal = False
+    create_allowed = True
+    edit_allowed = True
+    delete_allowed = True
+
+    def __init__(self, model, **kwargs):
+        super().__init__(model, db, **kwargs)
+
+    @property
+    def can_create(self):
+        return self.create_allowed and self.may_write
+
+    @can_create.setter
+    def can_create(self, value):
+        self.create_allowed = value
+
+    @property
+    def can_edit(self):
+        return self.edit_allowed and self.may_write
+
+    @can_edit.setter
+    def can_edit(self, value):
+        self.edit_allowed = value
+
+    @property
+    def can_delete(self):
+        return self.delete_allowed and self.may_write
+
+    @can_delete.setter
+    def can_delete(self, value):
+        self.delete_allowed = value
+
+    def on_model_change(self, form, model, is_created):
+        """Check every row this save touches (inline rows too) before the commit."""
+        for obj in list(self.session.new) + list(self.session.dirty):
+            masterdata.validate(obj)
+
+    def create_model(self, form):
+        return self._with_field_errors(form, super().create_model(form))
+
+    def update_model(self, form, model):
+        return self._with_field_errors(form, super().update_model(form, model))
+
+    def _with_field_errors(self, form, result):
+        error = g.pop("admin_validation_error", None)
+        if error is not None and error.field in form:
+            form[error.field].errors = [*(form[error.field].errors or []), error.message]
+        return result
+
+    def handle_view_exception(self, exc):
+        if isinstance(exc, ValidationError):
+            g.admin_validation_error = exc
+            flash(f"{_label(self, exc.field)}: {exc.message}", "error")
+            return True
+        if isinstance(exc, IntegrityError):
+            flash(_integrity_message(self.model, exc), "error")
+            return True
+        return super().handle_view_exception(exc)
+
+    def get_export_value(self, model, name):
+        return neutralise_formula(super().get_export_value(model, name))
+
+
+class ReadOnlyView(SecuredModelView):
+    """A grid nobody edits here (the audit trail, generated rows)."""
+
+    create_allowed = edit_allowed = delete_allowed = False
+
+
+class PortalAdminIndexView(GuardedView, AdminIndexView):
+    """/admin/: the grids this user may open."""
+
+    read_permission = "dashboard.view"
+
+    def is_visible(self) -> bool:
+        return False
+
+    @expose("/")
+    def index(self):
+        return self.render("admin/ledgerflow_index.html")
+
+
+def neutralise_formula(value):
+    """Stop spreadsheets from running cell text as a formula (CSV/XLSX injection)."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _label(view, field: str) -> str:
+    labels = getattr(view, "column_labels", None) or {}
+    return labels.get(field, field.replace("_", " ").capitalize())
+
+
+def _integrity_message(model, exc: IntegrityError) -> str:
+    """Name the unique fields a duplicate collides with, whatever the database's wording."""
+    text = str(exc.orig)
+    table = model.__table__
+    for constraint in table.constraints:
+        columns = [c.name for c in getattr(constraint, "columns", [])]
+        if not columns or constraint is table.primary_key:
+            continue
+        named = constraint.name and str(constraint.name) in text
+        listed = all(f"{table.name}.{c}" in text for c in columns)
+        if named or listed:
+            return f"Already exists: another record has the same {', '.join(columns)}."
+    return "The record conflicts with other data (a duplicate, or it is still referenced elsewhere)."
+
+
+class UseCaseModelView(SecuredModelView):
+    """A grid whose create goes through a service use case instead of populating the model."""
+
+    def create_with(self, form, use_case):
+        """Run the use case and commit, or roll back and show the error on the form."""
+        try:
+            created = use_case()
+            self.session.commit()
+        except Exception as exc:
+            self.session.rollback()
+            if not self.handle_view_exception(exc):
+                raise
+            return self._with_field_errors(form, False)
+        return created

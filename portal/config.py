@@ -1,0 +1,100 @@
+"""Configuration: defaults, then the environment, then the mapping given to create_app."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+ENVIRONMENTS = ("development", "testing", "production")
+RELAXED_ENVIRONMENTS = ("development", "testing")
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot work; the message says which setting to fix."""
+
+
+DEFAULTS = {
+    "LEDGERFLOW_ENV": "production",
+    "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "REDIS_URL": None,
+    "BASE_CURRENCY": "USD",
+    "PERMANENT_SESSION_LIFETIME": timedelta(minutes=30),
+    "SESSION_REFRESH_EACH_REQUEST": True,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": True,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": 3600,
+    "LOGIN_STEP_TIMEOUT": timedelta(minutes=5),
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "RATELIMIT_LOGIN_IP": "20 per minute",
+    "RATELIMIT_LOGIN_ACCOUNT": "5 per minute;20 per hour",
+    "RATELIMIT_TOTP_IP": "20 per minute",
+    "RATELIMIT_TOTP_ACCOUNT": "5 per minute;20 per hour",
+    "TOTP_ISSUER": "Ledgerflow",
+    "PASSWORD_MIN_LENGTH": 10,
+    "ADMIN_PAGE_SIZE": 25,
+    "FLASK_ADMIN_FLUID_LAYOUT": True,
+}
+
+# Environment variables read as configuration, by name; DATABASE_URL is handled apart.
+ENV_KEYS = ("SECRET_KEY", "ENCRYPTION_KEY", "REDIS_URL", "LEDGERFLOW_ENV", "BASE_CURRENCY")
+
+
+def build_config(instance_path: str, overrides: dict | None) -> dict:
+    """Merge defaults, environment and overrides, then check what the environment requires."""
+    config = dict(DEFAULTS)
+    config.update({key: os.environ[key] for key in ENV_KEYS if os.environ.get(key)})
+    config["SQLALCHEMY_DATABASE_URI"] = database_url(os.environ.get("DATABASE_URL"), instance_path)
+    config.update(overrides or {})
+    config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    check_environment(config)
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = development_secret_key(instance_path)
+    if config["LEDGERFLOW_ENV"] != "production":
+        config["SESSION_COOKIE_SECURE"] = False
+    config.setdefault("RATELIMIT_STORAGE_URI", config["REDIS_URL"] or "memory://")
+    return config
+
+
+def database_url(url: str | None, instance_path: str) -> str:
+    """DATABASE_URL, or a SQLite file in the instance folder when nothing is configured."""
+    if url:
+        return url
+    return f"sqlite:///{Path(instance_path) / 'ledgerflow.db'}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs written the usual way."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def check_environment(config: dict) -> None:
+    """Refuse to run outside development and testing without a real SECRET_KEY."""
+    env = config["LEDGERFLOW_ENV"]
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"LEDGERFLOW_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
+    if env not in RELAXED_ENVIRONMENTS and not config.get("SECRET_KEY"):
+        raise ConfigError(
+            "SECRET_KEY is not set. Set it in the environment (for example "
+            "`export SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')`) "
+            "or set LEDGERFLOW_ENV=development for a local run."
+        )
+
+
+def development_secret_key(instance_path: str) -> str:
+    """A random key kept in the instance folder, so sessions and encrypted fields survive restarts."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,10 @@
+"""Operational jobs."""
+
+from portal.jobs import job
+from portal.services import system
+
+
+@job
+def check_database() -> dict:
+    """Run on a worker: proves the worker is alive, has the app and reaches the database."""
+    return system.check_database()

@@ -1,0 +1,24 @@
+"""SQLAlchemy models, one module per aggregate; importing this package registers them all."""
+
+from portal.models.audit import AuditEvent
+from portal.models.contract import Contract, FixedLineItem, Project, ProjectDocument
+from portal.models.customer import Customer, CustomerContact
+from portal.models.documents import DocumentTemplate
+from portal.models.rates import ExchangeRate, RateCard, RateCardItem
+from portal.models.user import Role, User
+
+__all__ = [
+    "AuditEvent",
+    "Contract",
+    "Customer",
+    "CustomerContact",
+    "DocumentTemplate",
+    "ExchangeRate",
+    "FixedLineItem",
+    "Project",
+    "ProjectDocument",
+    "RateCard",
+    "RateCardItem",
+    "Role",
+    "User",
+]

@@ -1,0 +1,57 @@
+"""Customers and their contacts."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.types import Timestamp, utcnow
+
+CONTACT_KINDS = ("billing", "technical", "management", "other")
+
+
+class Customer(db.Model):
+    __tablename__ = "customers"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    vat_id: Mapped[str] = mapped_column(String(32), default="")
+    currency: Mapped[str] = mapped_column(String(3))
+    billing_street: Mapped[str] = mapped_column(String(200), default="")
+    billing_city: Mapped[str] = mapped_column(String(100), default="")
+    billing_postcode: Mapped[str] = mapped_column(String(20), default="")
+    billing_country: Mapped[str] = mapped_column(String(2), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at = mapped_column(Timestamp(), default=utcnow)
+
+    contacts = relationship("CustomerContact", back_populates="customer", cascade="all, delete-orphan")
+    contracts = relationship("Contract", back_populates="customer")
+    users = relationship("User", back_populates="customer")
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+    @property
+    def billing_contact(self):
+        return next((c for c in self.contacts if c.kind == "billing"), None)
+
+
+class CustomerContact(db.Model):
+    __tablename__ = "customer_contacts"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="billing")
+    name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(40), default="")
+
+    customer = relationship(Customer, back_populates="contacts")
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"

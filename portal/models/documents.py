@@ -1,0 +1,32 @@
+"""Versioned document templates (the proforma PDF/HTML layout, e-mails, ...), stored in the database."""
+
+from __future__ import annotations
+
+from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.extensions import db
+from portal.models.types import Timestamp, utcnow
+
+TEMPLATE_KINDS = ("proforma_pdf", "proforma_html", "email", "other")
+
+
+class DocumentTemplate(db.Model):
+    __tablename__ = "document_templates"
+    __audited__ = True
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    version: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    uploaded_by: Mapped[str] = mapped_column(String(254), default="")
+    uploaded_at = mapped_column(Timestamp(), default=utcnow)
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"

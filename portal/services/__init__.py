@@ -1,0 +1,1 @@
+"""Use cases. Services flush, never commit; the edge that called them commits."""

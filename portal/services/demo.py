@@ -1,0 +1,154 @@
+"""Demo data for `make run`: roles, one user per role, customers, contracts, rates. Idempotent."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import (
+    Contract,
+    Customer,
+    CustomerContact,
+    ExchangeRate,
+    FixedLineItem,
+    Project,
+    RateCard,
+    RateCardItem,
+    User,
+)
+from portal.models.user import CUSTOMER, ROLE_CATALOG
+from portal.money import D
+from portal.services import masterdata, users
+
+DEMO_DOMAIN = "ledgerflow.example"
+
+CUSTOMERS = [
+    # code, name, vat, currency, street, city, postcode, country, billing contact
+    ("ACME", "Acme Logistics GmbH", "DE811907980", "EUR", "Hafenstraße 12", "Hamburg", "20457", "DE", ("Greta Bauer", "billing@acme.example")),
+    ("GLOBEX", "Globex Corporation", "US941234567", "USD", "1 Globex Way", "Cypress Creek", "90210", "US", ("Hank Scorpio", "ap@globex.example")),
+    ("INITECH", "Initech Services Ltd", "GB123456789", "GBP", "4 Office Park", "Reading", "RG1 1AA", "GB", ("Bill Lumbergh", "invoices@initech.example")),
+]
+
+CONTRACTS = [
+    # number, customer, currency, terms, tax rate, tax rule, partner, company, formats
+    ("C-2026-001", "ACME", "EUR", 30, "19", "standard", "0000100001", "1000", "pdf,html,idoc,ubl"),
+    ("C-2026-002", "GLOBEX", "USD", 45, "0", "exempt", "0000100002", "2000", "pdf,sap_csv"),
+    ("C-2026-003", "INITECH", "GBP", 30, "20", "standard", "0000100003", "3000", "pdf,html"),
+]
+
+FIXED_LINES = [
+    ("C-2026-001", "Service desk flat fee", "1", "4500.00", "19"),
+    ("C-2026-001", "Monitoring licences", "25", "12.50", "19"),
+    ("C-2026-002", "Managed hosting", "1", "8200.00", "0"),
+    ("C-2026-003", "On-site support retainer", "1", "3100.00", "20"),
+]
+
+RATE_ITEMS = [
+    ("incident", "P1", "Critical incident", "450.00"),
+    ("incident", "P2", "High incident", "220.00"),
+    ("incident", "P3", "Moderate incident", "95.00"),
+    ("incident", "P4", "Low incident", "40.00"),
+    ("request", "New laptop setup", "Laptop provisioning", "120.00"),
+    ("request", "Access request", "Account or access change", "25.00"),
+]
+
+RATES = [("EUR", "1.08450000"), ("GBP", "1.26310000"), ("RUB", "0.01092000")]
+
+
+def demo_password(role: str) -> str:
+    return f"demo-{role.replace('_', '-')}-pass"
+
+
+def demo_email(role: str) -> str:
+    return f"{role.replace('_', '.')}@{DEMO_DOMAIN}"
+
+
+def seed() -> list[tuple[str, str, str]]:
+    """Create whatever demo data is missing; returns the (role, email, password) logins."""
+    users.ensure_roles()
+    for row in CUSTOMERS:
+        _customer(*row)
+    card = _rate_card()
+    for row in CONTRACTS:
+        _contract(*row, card)
+    for row in FIXED_LINES:
+        _fixed_line(*row)
+    for currency, rate in RATES:
+        _rate(currency, rate)
+    logins = [_user(role) for role in ROLE_CATALOG if role != CUSTOMER]
+    logins += [_user(CUSTOMER, customer_code=code) for code, *_ in CUSTOMERS]
+    _projects()
+    db.session.flush()
+    return logins
+
+
+def _find(model, **key):
+    return db.session.scalar(select(model).filter_by(**key))
+
+
+def _add(obj):
+    masterdata.validate(obj)
+    db.session.add(obj)
+    db.session.flush()
+    return obj
+
+
+def _customer(code, name, vat, currency, street, city, postcode, country, contact):
+    if _find(Customer, code=code):
+        return
+    customer = _add(Customer(code=code, name=name, vat_id=vat, currency=currency, billing_street=street,
+                             billing_city=city, billing_postcode=postcode, billing_country=country))
+    _add(CustomerContact(customer=customer, kind="billing", name=contact[0], email=contact[1]))
+
+
+def _rate_card() -> RateCard:
+    card = _find(RateCard, name="Standard 2026")
+    if card is None:
+        card = _add(RateCard(name="Standard 2026", currency="EUR", valid_from=date(2026, 1, 1)))
+        for kind, key, description, price in RATE_ITEMS:
+            _add(RateCardItem(rate_card=card, kind=kind, key=key, description=description, unit_price=D(price)))
+    return card
+
+
+def _contract(number, customer_code, currency, terms, tax, rule, partner, company, formats, card):
+    if _find(Contract, number=number):
+        return
+    _add(Contract(number=number, customer=_find(Customer, code=customer_code), title=f"Managed services {number}",
+                  currency=currency, payment_terms_days=terms, billing_cycle="monthly", tax_rate=D(tax),
+                  tax_rule=rule, rate_card=card, sap_partner_code=partner, sap_company_code=company,
+                  document_formats=formats, valid_from=date(2026, 1, 1)))
+
+
+def _fixed_line(number, description, quantity, price, tax):
+    contract = _find(Contract, number=number)
+    if _find(FixedLineItem, contract_id=contract.id, description=description):
+        return
+    _add(FixedLineItem(contract=contract, description=description, quantity=D(quantity), unit_price=D(price),
+                       tax_rate=D(tax), valid_from=date(2026, 1, 1)))
+
+
+def _rate(currency, rate):
+    if _find(ExchangeRate, currency=currency, rate_date=date(2026, 11, 2), source="manual"):
+        return
+    _add(ExchangeRate(currency=currency, rate_date=date(2026, 11, 2), rate=D(rate), source="manual"))
+
+
+def _user(role, customer_code=None):
+    email = demo_email(role) if customer_code is None else f"portal@{customer_code.lower()}.{DEMO_DOMAIN}"
+    if _find(User, email=email) is None:
+        users.create_user(email, demo_password(role), [role], customer_code=customer_code,
+                          name=ROLE_CATALOG[role][0] if customer_code is None else f"{customer_code} portal user",
+                          with_authenticator=False)
+    return role, email, demo_password(role)
+
+
+def _projects():
+    account = _find(User, email=demo_email("account_manager"))
+    responsible = _find(User, email=demo_email("responsible_manager"))
+    for number, *_ in CONTRACTS:
+        code = f"P-{number}"
+        if _find(Project, code=code) is None:
+            _add(Project(code=code, name=f"Service operations {number}", contract=_find(Contract, number=number),
+                         account_manager=account, responsible_manager=responsible))

@@ -1,0 +1,113 @@
+"""Web edge: blueprints, sign-in wiring, error pages, security headers, navigation, assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, abort, render_template, request, send_from_directory
+from flask_login import current_user
+
+from portal.errors import DomainError
+from portal.extensions import db, login_manager
+from portal.models import User
+from portal.security import can
+from portal.services import audit
+from portal.web import auth, customer_portal, main
+from portal.web.access import public
+from portal.web.forms import EmptyForm
+from portal.web.nav import navigation
+
+ASSETS = Path(__file__).resolve().parents[2] / "node_modules"
+# Front-end files served from node_modules (installed by `make setup`): package -> allowed folder.
+ASSET_FOLDERS = {"bootstrap": "bootstrap/dist", "htmx": "htmx.org/dist"}
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+    ),
+}
+
+
+def init_web(app: Flask) -> None:
+    """Register blueprints and request hooks on the app."""
+    for blueprint in (auth.bp, main.bp, customer_portal.bp):
+        app.register_blueprint(blueprint)
+    app.add_url_rule("/assets/<package>/<path:filename>", "assets", public(_asset))
+    _init_login(app)
+    _init_hooks(app)
+    _init_errors(app)
+    app.jinja_env.globals.update(can=lambda permission: can(current_user, permission), navigation=navigation,
+                                 logout_form=EmptyForm)
+
+
+def _asset(package: str, filename: str):
+    folder = ASSET_FOLDERS.get(package)
+    if folder is None:
+        abort(404)
+    return send_from_directory(ASSETS / folder, filename, max_age=3600)
+
+
+def _init_login(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to open that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(lambda user_id: db.session.get(User, int(user_id)))
+
+
+def _init_hooks(app: Flask) -> None:
+    @app.before_request
+    def name_the_actor():
+        ip = request.remote_addr or ""
+        if current_user.is_authenticated:
+            actor = audit.Actor(current_user.email, current_user.id, ip)
+        else:
+            actor = audit.Actor("anonymous", None, ip)
+        request.audit_token = audit.set_actor(actor)
+
+    @app.teardown_request
+    def forget_the_actor(exc):
+        token = getattr(request, "audit_token", None)
+        if token is not None:
+            audit.reset_actor(token)
+
+    @app.after_request
+    def security_headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if current_user.is_authenticated:
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def _init_errors(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        db.session.rollback()
+        return render_template("errors/error.html", code=exc.status, message=str(exc)), exc.status
+
+    for code in (400, 403, 404, 405, 409, 429, 500):
+        app.register_error_handler(code, _http_error)
+
+
+def _http_error(exc):
+    code = getattr(exc, "code", 500) or 500
+    if code == 500:
+        db.session.rollback()
+    return render_template("errors/error.html", code=code, message=_MESSAGES.get(code, "Something went wrong.")), code
+
+
+_MESSAGES = {
+    400: "The request could not be understood. If you submitted a form, reload the page and try again.",
+    403: "You do not have permission to open this page.",
+    404: "There is nothing here.",
+    405: "This page does not accept that kind of request.",
+    409: "Someone changed this in the meantime. Reload and try again.",
+    429: "Too many attempts. Wait a minute and try again.",
+    500: "Something went wrong on our side. The error has been logged.",
+}

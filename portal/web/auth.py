@@ -1,0 +1,157 @@
+"""Sign-in: e-mail + password, then an authenticator code (or enrollment); sign-out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import segno
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from markupsafe import Markup
+
+from portal.errors import AuthenticationError
+from portal.extensions import db, limiter
+from portal.models import User
+from portal.models.types import utcnow
+from portal.services import auth
+from portal.web.access import public
+from portal.web.forms import CodeForm, EmptyForm, LoginForm
+
+bp = Blueprint("auth", __name__)
+PENDING = "pending_login"
+
+
+def _limit(name: str):
+    return lambda: current_app.config[name]
+
+
+def _account_key() -> str:
+    return "login:" + (request.form.get("email") or "").strip().lower()
+
+
+def _pending_key() -> str:
+    return f"totp:{(session.get(PENDING) or {}).get('user_id')}"
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_limit("RATELIMIT_LOGIN_IP"), methods=["POST"])
+@limiter.limit(_limit("RATELIMIT_LOGIN_ACCOUNT"), methods=["POST"], key_func=_account_key)
+@public
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = auth.authenticate(form.email.data, form.password.data)
+        except AuthenticationError as exc:
+            flash(str(exc), "danger")
+            return render_template("auth/login.html", form=form), 401
+        return _after_password(user)
+    return render_template("auth/login.html", form=form)
+
+
+def _after_password(user: User):
+    next_url = _safe_next(request.args.get("next"))
+    session.clear()  # no session fixation: a fresh session for the new sign-in
+    if not auth.needs_second_factor(user):
+        return _finish_login(user, next_url)
+    session[PENDING] = {"user_id": user.id, "at": utcnow().isoformat(), "next": next_url}
+    if user.has_second_factor:
+        return redirect(url_for("auth.code"))
+    return redirect(url_for("auth.enroll"))
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(_limit("RATELIMIT_TOTP_IP"), methods=["POST"])
+@limiter.limit(_limit("RATELIMIT_TOTP_ACCOUNT"), methods=["POST"], key_func=_pending_key)
+@public
+def code():
+    user = _pending_user()
+    if user is None or not user.has_second_factor:
+        return redirect(url_for("auth.login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            auth.verify_second_factor(user, form.code.data)
+        except AuthenticationError as exc:
+            flash(str(exc), "danger")
+            return render_template("auth/code.html", form=form), 401
+        return _finish_login(user, session[PENDING].get("next"))
+    return render_template("auth/code.html", form=form)
+
+
+@bp.route("/login/enroll", methods=["GET", "POST"])
+@limiter.limit(_limit("RATELIMIT_TOTP_IP"), methods=["POST"])
+@limiter.limit(_limit("RATELIMIT_TOTP_ACCOUNT"), methods=["POST"], key_func=_pending_key)
+@public
+def enroll():
+    user = _pending_user()
+    if user is None or user.has_second_factor:
+        return redirect(url_for("auth.login"))
+    secret = auth.start_enrollment(user)
+    db.session.commit()
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            auth.confirm_enrollment(user, form.code.data)
+        except AuthenticationError as exc:
+            flash(str(exc), "danger")
+            return _enroll_page(user, secret, form), 401
+        flash("Your authenticator app is set up.", "success")
+        return _finish_login(user, session[PENDING].get("next"))
+    return _enroll_page(user, secret, form)
+
+
+def _enroll_page(user: User, secret: str, form):
+    uri = auth.provisioning_uri(user, current_app.config["TOTP_ISSUER"])
+    # segno writes the SVG itself from the URI; nothing user-typed is interpolated into markup.
+    qr = Markup(segno.make(uri, error="m").svg_inline(scale=5, title="Authenticator QR code"))  # noqa: S704
+    grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    return render_template("auth/enroll.html", form=form, qr=qr, secret=grouped, uri=uri)
+
+
+@bp.route("/logout", methods=["POST"])
+@public
+def logout():
+    form = EmptyForm()
+    if form.validate_on_submit():
+        logout_user()
+        session.clear()
+        flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+def _pending_user() -> User | None:
+    pending = session.get(PENDING)
+    if not pending:
+        return None
+    started = datetime.fromisoformat(pending["at"])
+    if utcnow() - started > current_app.config["LOGIN_STEP_TIMEOUT"]:
+        session.pop(PENDING, None)
+        flash("The sign-in took too long. Please start again.", "warning")
+        return None
+    user = db.session.get(User, pending["user_id"])
+    return user if user is not None and user.is_active else None
+
+
+def _finish_login(user: User, next_url: str | None):
+    session.pop(PENDING, None)
+    login_user(user)
+    session.permanent = True
+    auth.record_login(user)
+    db.session.commit()
+    return redirect(next_url or url_for("main.home"))
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths, so a link cannot bounce users to another site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@bp.get("/logout")
+@public
+def logout_page():
+    return render_template("auth/logout.html", form=EmptyForm())

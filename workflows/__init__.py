@@ -1,0 +1,1 @@
+"""BPMN engine facade over SpiffWorkflow (parse, validate, run, serialize); knows no Flask or SQLAlchemy."""
