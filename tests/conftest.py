@@ -6,6 +6,7 @@ import os
 import re
 
 import pytest
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy.pool import StaticPool
 
@@ -14,12 +15,10 @@ from portal.extensions import db, limiter
 from tests import factories
 
 SECRET = "test-secret-key-0123456789abcdef"
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-def test_config(**overrides) -> dict:
+def app_config(**overrides) -> dict:
     config = {
         "LEDGERFLOW_ENV": "testing",
         "SECRET_KEY": SECRET,
@@ -32,9 +31,18 @@ def test_config(**overrides) -> dict:
     return config
 
 
+class FreshContextClient(FlaskClient):
+    """Each request gets its own app context (and `g`), as in production, even while a test holds one."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app():
-    app = create_app(test_config())
+    app = create_app(app_config())
+    app.test_client_class = FreshContextClient
     with app.app_context():
         upgrade()
     return app
@@ -80,8 +88,6 @@ def csrf_from(html: str) -> str:
 def login_as(app, client, user) -> None:
     """Sign `user` in on `client` the way Flask-Login records it (tests of sign-in itself use the forms)."""
     with app.test_request_context(environ_base=client.environ_base):
-        from flask_login import login_manager as lm_module  # noqa: F401
-
         identifier = app.login_manager._session_identifier_generator()
     with client.session_transaction() as session:
         session["_user_id"] = str(user.id)

@@ -124,11 +124,11 @@ def make_user(*role_codes: str, email: str | None = None, customer=None, passwor
         email=email or f"{'-'.join(role_codes)}.{make_user.counter}@staff.example",
         name=" ".join(role_codes).title(),
         password_hash=hash_password(password, 10),
-        active=True,
         customer=customer,
-        **fields,
+        **{"active": True, **fields},
     )
     make_user.counter += 1
+    db.session.add(user)
     user.roles = [role(code) for code in role_codes]
     if totp_secret:
         from portal.models.types import utcnow

@@ -1,0 +1,79 @@
+"""Configuration: secure by default, embedded defaults, URL handling."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal import create_app
+from portal.config import ConfigError, build_config, normalise_database_url
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in ("SECRET_KEY", "ENCRYPTION_KEY", "DATABASE_URL", "REDIS_URL", "LEDGERFLOW_ENV"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.no_db
+def test_production_refuses_to_start_without_secret_key(clean_env, tmp_path):
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        build_config(str(tmp_path), {"LEDGERFLOW_ENV": "production"})
+
+
+@pytest.mark.no_db
+def test_production_is_the_default_environment(clean_env, tmp_path):
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+@pytest.mark.no_db
+def test_production_with_secret_key_uses_secure_cookies(clean_env, tmp_path):
+    config = build_config(str(tmp_path), {"LEDGERFLOW_ENV": "production", "SECRET_KEY": "x" * 40})
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["SESSION_COOKIE_HTTPONLY"] is True
+
+
+@pytest.mark.no_db
+def test_development_keeps_a_generated_key_across_restarts(clean_env, tmp_path):
+    first = build_config(str(tmp_path), {"LEDGERFLOW_ENV": "development"})["SECRET_KEY"]
+    second = build_config(str(tmp_path), {"LEDGERFLOW_ENV": "development"})["SECRET_KEY"]
+    assert first == second and len(first) >= 32
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.no_db
+def test_embedded_defaults_sqlite_file_and_no_redis(clean_env, tmp_path):
+    config = build_config(str(tmp_path), {"LEDGERFLOW_ENV": "development"})
+    assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/ledgerflow.db"
+    assert config["REDIS_URL"] is None
+    assert config["RATELIMIT_STORAGE_URI"] == "memory://"
+
+
+@pytest.mark.no_db
+def test_environment_switches_to_postgres_and_redis(clean_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@db/ledger")
+    monkeypatch.setenv("REDIS_URL", "redis://cache:6379/0")
+    config = build_config(str(tmp_path), {"LEDGERFLOW_ENV": "development"})
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/ledger"
+    assert config["RATELIMIT_STORAGE_URI"] == "redis://cache:6379/0"
+
+
+@pytest.mark.no_db
+def test_unknown_environment_is_named(clean_env, tmp_path):
+    with pytest.raises(ConfigError, match="LEDGERFLOW_ENV"):
+        build_config(str(tmp_path), {"LEDGERFLOW_ENV": "staging"})
+
+
+@pytest.mark.no_db
+@pytest.mark.parametrize("url", ["postgres://a@b/c", "postgresql://a@b/c"])
+def test_postgres_urls_use_psycopg3(url):
+    assert normalise_database_url(url) == "postgresql+psycopg://a@b/c"
+
+
+@pytest.mark.no_db
+def test_two_apps_in_one_process_each_get_their_own_admin(clean_env):
+    from tests.conftest import app_config
+
+    first, second = create_app(app_config()), create_app(app_config())
+    assert first.extensions["admin"][0] is not second.extensions["admin"][0]
+    assert "customers.index_view" in second.view_functions
