@@ -90,7 +90,7 @@ class SecuredModelView(GuardedView, ModelView):
 
     def on_model_change(self, form, model, is_created):
         """Check every row this save touches (inline rows too) before the commit."""
-        for obj in list(self.session.new) + list(self.session.dirty):
+        for obj in list(db.session.new) + list(db.session.dirty):
             masterdata.validate(obj)
 
     def create_model(self, form):
@@ -172,9 +172,9 @@ class UseCaseModelView(SecuredModelView):
         """Run the use case and commit, or roll back and show the error on the form."""
         try:
             created = use_case()
-            self.session.commit()
+            db.session.commit()
         except Exception as exc:
-            self.session.rollback()
+            db.session.rollback()
             if not self.handle_view_exception(exc):
                 raise
             return self._with_field_errors(form, False)

@@ -1,0 +1,108 @@
+"""The main screens in a real browser (Playwright + Debian's Chromium); screenshots land in tests/artifacts."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pyotp
+import pytest
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from portal import create_app
+from portal.extensions import db
+from portal.services import demo
+from tests.conftest import IN_CI, app_config
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parent / "artifacts"
+pytestmark = [pytest.mark.browser, pytest.mark.no_db]
+
+
+@pytest.fixture(scope="module")
+def live_url(tmp_path_factory):
+    """The app on a free loopback port with its own migrated, seeded SQLite file."""
+    database = tmp_path_factory.mktemp("live") / "live.db"
+    app = create_app(app_config(SQLALCHEMY_DATABASE_URI=f"sqlite:///{database}", SQLALCHEMY_ENGINE_OPTIONS={}))
+    with app.app_context():
+        upgrade()
+        demo.seed()
+        db.session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} is missing under CI=true (apt-get install -y chromium)")
+        pytest.skip(f"{CHROMIUM} not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    yield context.new_page()
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, base: str, email: str, password: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
+def test_staff_enrolls_an_authenticator_and_reaches_the_dashboard(live_url, page):
+    sign_in(page, live_url, "accountant@ledgerflow.example", "demo-accountant-pass")
+    page.wait_for_url("**/login/enroll")
+    assert page.locator("#totp-qr svg").is_visible()
+    shot(page, "enroll")
+    secret = page.inner_text("#totp-secret").replace(" ", "")
+    page.fill("input[name=code]", pyotp.TOTP(secret).now())
+    page.click("button[type=submit]")
+    page.wait_for_url("**/dashboard")
+    assert page.locator("#summary").is_visible()
+    assert page.get_by_role("button", name="Master data").is_visible()
+    shot(page, "dashboard")
+
+    page.goto(f"{live_url}/admin/customers/")
+    assert page.locator("text=ACME").first.is_visible()
+    shot(page, "customers-grid")
+
+    page.goto(f"{live_url}/admin/customers/new/")
+    page.fill("input[name=code]", "NEWCO")
+    page.fill("input[name=name]", "New Company")
+    page.fill("input[name=currency]", "euro")
+    page.click("input[type=submit][value=Save]")
+    assert page.locator("text=Currency: use a three-letter ISO 4217 code").first.is_visible()
+    shot(page, "customer-validation-error")
+
+
+def test_customer_sees_its_own_company(live_url, page):
+    sign_in(page, live_url, "portal@acme.ledgerflow.example", "demo-customer-pass")
+    page.wait_for_url("**/portal/")
+    assert page.locator("h1", has_text="Acme Logistics GmbH").is_visible()
+    assert page.locator("text=C-2026-001").is_visible()
+    assert page.locator("text=C-2026-002").count() == 0
+    shot(page, "customer-portal")
