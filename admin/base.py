@@ -5,6 +5,10 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import AdminIndexView, expose
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.filters import FilterConverter
+from flask_admin.contrib.sqla.form import AdminModelConverter
+from flask_admin.model.filters import convert
+from flask_admin.model.form import converts
 from flask_admin.form import BaseForm
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -24,6 +28,22 @@ class AdminForm(BaseForm):
     class Meta(FlaskForm.Meta):
         def get_translations(self, form):
             return BaseForm.Meta._translations
+
+
+class ExactDecimalFilters(FilterConverter):
+    """Numeric filters (equals, greater than, ...) for the project's exact money and rate columns."""
+
+    @convert("exactdecimal")
+    def conv_exact_decimal(self, column, name, **kwargs):
+        return self.conv_float(column, name, **kwargs)
+
+
+class ExactDecimalForms(AdminModelConverter):
+    """Decimal form fields for the exact money and rate columns."""
+
+    @converts("ExactDecimal")
+    def conv_exact_decimal(self, column, field_args, **extra):
+        return self.handle_decimal_types(column, field_args, **extra)
 
 
 class GuardedView:
@@ -49,6 +69,8 @@ class SecuredModelView(GuardedView, ModelView):
     """A searchable, filterable, exportable grid whose saves pass the domain rules."""
 
     form_base_class = AdminForm
+    filter_converter = ExactDecimalFilters()
+    model_form_converter = ExactDecimalForms
     can_export = True
     export_types = ["csv", "xlsx"]
     export_max_rows = 100_000

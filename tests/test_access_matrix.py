@@ -7,6 +7,7 @@ A route the matrix does not know fails the tests: add it to SITE or ADMIN_FUNCS 
 
 from __future__ import annotations
 
+import io
 import itertools
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -318,12 +319,17 @@ def test_permission_table_basics():
                                                                               if "guest" in r]
 
 
+# Allowed requests that fail for an unrelated bug; test_admin_can_delete_a_user covers them until it is fixed.
+BROKEN = {"users.delete_view", "users.action_view"}
+
+
 @pytest.mark.parametrize("identity", IDENTITIES)
 def test_access_matrix(app, client, world, identity):
     _, token = sign_in(app, client, identity, world)
     probes = all_probes(app, identity, world)
     missing = routes(app) - {(p.endpoint, p.method) for p in probes}
     assert not missing, f"routes the matrix does not exercise: {sorted(missing)}"
+    probes = [p for p in probes if not (p.endpoint in BROKEN and p.gone)]
     failures = [error for probe in probes for error in check(client, probe, token)]
     assert not failures, f"{identity}:\n  " + "\n  ".join(failures)
 
@@ -359,3 +365,72 @@ def test_customer_sees_only_its_own_contracts(app, client, world):
     assert own.number in client.get(f"/portal/contracts/{own.id}").get_data(as_text=True)
     response = client.get(f"/portal/contracts/{other.id}")
     assert response.status_code == 404 and other.number not in response.get_data(as_text=True)
+
+
+# ---- writers really write (valid forms); the matrix above only proves who reaches the forms -------------------
+
+def _forms(w, n):
+    upload = lambda name: (io.BytesIO(b"file body"), name)  # noqa: E731
+    return {
+        "customers": {"code": f"NEW{n}", "name": f"New {n} GmbH", "currency": "EUR", "billing_country": "DE"},
+        "contracts": {"customer": w.own_customer.id, "number": f"K-NEW{n}", "currency": "EUR", "valid_from": "2026-01-01",
+                      "payment_terms_days": "30", "billing_cycle": "monthly", "tax_rate": "19", "tax_rule": "standard",
+                      "document_formats": "pdf", "upload_channel": "none"},
+        "projects": {"contract": w.other_contract.id, "code": f"PRJ-NEW{n}", "name": f"New project {n}"},
+        "fixed_lines": {"contract": w.other_contract.id, "description": f"Fee {n}", "quantity": "2", "unit_price": "10",
+                        "tax_rate": "19", "valid_from": "2026-01-01"},
+        "rate_cards": {"name": f"New card {n}", "currency": "EUR", "valid_from": "2026-01-01"},
+        "exchange_rates": {"currency": "USD", "rate_date": f"2026-05-{n % 28 + 1:02d}", "rate": "1.1", "source": "manual"},
+        "document_templates": {"name": f"New template {n}", "kind": "other", "file": upload("new.txt")},
+        "project_documents": {"project": w.rows["projects"], "file": upload("new.txt")},
+        "users": {"email": f"new{n}@staff.example", "name": "New", "active": "y", "roles": factories.role("guest").id,
+                  "new_password": "a long enough password"},
+        "roles": {"name": f"Renamed {n}", "description": "renamed"},
+    }
+
+
+CREATES = ["customers", "contracts", "projects", "fixed_lines", "rate_cards", "exchange_rates", "document_templates",
+           "project_documents", "users"]
+EDITS = ["customers", "contracts", "projects", "fixed_lines", "rate_cards", "exchange_rates", "users", "roles"]
+
+
+def test_write_table_covers_every_grid(app):
+    views = [v for v in admin_views(app).values() if hasattr(v, "create_allowed")]
+    assert sorted(CREATES) == sorted(v.endpoint for v in views if v.create_allowed)
+    assert sorted(EDITS) == sorted(v.endpoint for v in views if v.edit_allowed)
+
+
+@pytest.mark.parametrize(("endpoint", "fn"), [(e, "create_view") for e in CREATES] + [(e, "edit_view") for e in EDITS])
+def test_writers_can_create_and_edit(app, client, world, endpoint, fn):
+    view = admin_views(app)[endpoint]
+    writer = [r for r in ROLE_CATALOG if holds(r, view.write_permission)][-1]  # the least powerful writer
+    _, token = sign_in(app, client, writer, world)
+    table = view.model.__table__.name
+    with app.test_request_context():
+        url = url_for(f"{endpoint}.{fn}", **({"id": world.rows[endpoint]} if fn == "edit_view" else {}))
+        index = url_for(f"{endpoint}.index_view")
+    before = snapshot()[table]
+    response = client.post(url, data={"csrf_token": token, **_forms(world, next(_seq))[endpoint]})
+    assert response.status_code == 302, f"{writer}: {response.status_code} " + response.get_data(as_text=True)[-3000:]
+    assert urlsplit(response.headers["Location"]).path == index
+    after = snapshot()[table]
+    assert len(after) == len(before) + (fn == "create_view") and after != before
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: audit._collection_change adds history.unchanged (list) to "
+                                      "history.deleted (tuple) when a user with roles is deleted -> TypeError")
+@pytest.mark.parametrize("fn", ["delete_view", "action_view"])
+def test_admin_can_delete_a_user(app, client, world, fn):
+    _, token = sign_in(app, client, "admin", world)
+    probes = [p for p in all_probes(app, "admin", world) if p.endpoint == f"users.{fn}"]
+    assert probes and all(p.gone for p in probes)
+    assert [error for probe in probes for error in check(client, probe, token)] == []
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: with a streamed response (CSV export) Flask runs teardown_request "
+                                      "twice; forget_the_actor resets the same ContextVar token again -> RuntimeError")
+def test_streamed_csv_export_finishes_cleanly(app, client, world):
+    sign_in(app, client, "guest", world)
+    response = client.get("/admin/customers/export/csv/")
+    assert response.status_code == 200
+    assert world.own_customer.code in response.get_data(as_text=True)

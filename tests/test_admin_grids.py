@@ -11,7 +11,6 @@ from datetime import date, timedelta
 
 import openpyxl
 import pytest
-from flask import g
 from sqlalchemy import func, select, text
 from werkzeug.security import check_password_hash
 
@@ -21,10 +20,6 @@ from portal.services import files
 from tests import factories as f
 from tests.conftest import csrf_from, login_as
 
-SESSION_BUG = pytest.mark.xfail(strict=True, reason=(
-    "BUG: admin/base.py (on_model_change, create_with) and admin/users.py (reset_2fa) use self.session.new/"
-    ".dirty/.commit()/.rollback()/.scalars(), but Flask-Admin 2.x keeps the flask_sqlalchemy.SQLAlchemy object "
-    "in self.session, so every admin save fails with AttributeError"))
 CSV_STREAM_BUG = pytest.mark.xfail(strict=True, reason=(
     "BUG: Flask-Admin streams CSV with stream_with_context, so teardown_request runs twice and "
     "portal/web forget_the_actor resets the same ContextVar token twice -> RuntimeError at the end of the body"))
@@ -47,10 +42,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # ---------------------------------------------------------------- helpers
 
 def sign_in(app, client, user) -> None:
-    """Commit the setup (a failed admin save rolls the session back) and sign `user` in."""
+    """Commit the test's rows so far (requests run in their own session on the same connection), sign in."""
     db.session.commit()
     login_as(app, client, user)
-    g.pop("_login_user", None)  # the harness shares one app context, so Flask-Login's cached user must go
 
 
 def post(client, url: str, data: dict | None = None, **kwargs):
@@ -119,7 +113,6 @@ def everything(app, make_user):
 
 # ---------------------------------------------------------------- 1. create and edit
 
-@SESSION_BUG
 def test_accountant_creates_customer_and_admin_edits_it(app, client, make_user):
     accountant, admin_user = make_user("accountant"), make_user("admin")
     sign_in(app, client, accountant)
@@ -137,7 +130,6 @@ def test_accountant_creates_customer_and_admin_edits_it(app, client, make_user):
 
 # ---------------------------------------------------------------- 2. field-named errors, nothing half-saved
 
-@SESSION_BUG
 def test_contract_ending_before_it_starts_names_valid_to(client, admin):
     customer = f.CustomerFactory()
     db.session.commit()
@@ -146,14 +138,12 @@ def test_contract_ending_before_it_starts_names_valid_to(client, admin):
     assert count(Contract) == 0
 
 
-@SESSION_BUG
 def test_lower_case_currency_names_currency(client, admin):
     response = post(client, "/admin/customers/new/", customer_form(currency="eur"))
     assert "Currency: use a three-letter ISO 4217 code" in page_text(response)
     assert count(Customer) == 0
 
 
-@SESSION_BUG
 def test_zero_exchange_rate_names_rate(client, admin):
     response = post(client, "/admin/exchange_rates/new/",
                     {"currency": "USD", "rate_date": "2026-01-05", "rate": "0", "source": "manual"})
@@ -161,7 +151,6 @@ def test_zero_exchange_rate_names_rate(client, admin):
     assert count(ExchangeRate) == 0
 
 
-@SESSION_BUG
 def test_duplicate_customer_code_is_refused_with_one_row_left(client, admin):
     assert post(client, "/admin/customers/new/", customer_form()).status_code == 302
     response = post(client, "/admin/customers/new/", customer_form(name="Other Acme"))
@@ -169,7 +158,6 @@ def test_duplicate_customer_code_is_refused_with_one_row_left(client, admin):
     assert count(Customer, Customer.code == "ACME") == 1
 
 
-@SESSION_BUG
 def test_invalid_inline_contact_email_saves_neither_customer_nor_contact(client, admin):
     contact = {"contacts-0-kind": "billing", "contacts-0-name": "Bob", "contacts-0-email": "not-an-address"}
     response = post(client, "/admin/customers/new/", customer_form(**contact))
@@ -278,7 +266,6 @@ def test_xlsx_export_neutralises_formulas(client, admin):
 TEMPLATE = {"name": "Proforma", "kind": "proforma_html"}
 
 
-@SESSION_BUG
 def test_template_uploaded_twice_gets_versions_and_downloads_exact_bytes(client, admin):
     for content in (b"<h1>one</h1>", b"<h1>two</h1>\x00\xff"):
         assert upload(client, "/admin/document_templates/new/", TEMPLATE, content, "p.html").status_code == 302
@@ -288,7 +275,6 @@ def test_template_uploaded_twice_gets_versions_and_downloads_exact_bytes(client,
     assert response.status_code == 200 and response.data == b"<h1>two</h1>\x00\xff"
 
 
-@SESSION_BUG
 def test_template_upload_without_file_names_file_and_saves_nothing(client, admin):
     response = upload(client, "/admin/document_templates/new/", TEMPLATE, None, "")
     assert "File: choose a file to upload" in page_text(response)
@@ -313,7 +299,6 @@ def test_templates_cannot_be_edited(client, admin):
     assert "/admin/document_templates/edit/" not in client.get("/admin/document_templates/").get_data(as_text=True)
 
 
-@SESSION_BUG
 def test_project_document_upload_and_download(client, admin):
     project = f.ProjectFactory()
     db.session.commit()
@@ -338,7 +323,6 @@ def user_form(*roles, **overrides) -> dict:
             "roles": [str(f.role(code).id) for code in roles], **overrides}
 
 
-@SESSION_BUG
 def test_admin_creates_user_with_roles_and_password(client, admin):
     password = "a long enough password"
     response = post(client, "/admin/users/new/", user_form("accountant", "guest", new_password=password))
@@ -348,21 +332,18 @@ def test_admin_creates_user_with_roles_and_password(client, admin):
     assert check_password_hash(user.password_hash, password)
 
 
-@SESSION_BUG
 def test_new_user_without_password_names_new_password(client, admin):
     response = post(client, "/admin/users/new/", user_form("accountant"))
     assert "New password: a new user needs a password" in page_text(response)
     assert count(User) == 1
 
 
-@SESSION_BUG
 def test_customer_role_without_customer_names_customer(client, admin):
     response = post(client, "/admin/users/new/", user_form("customer", new_password="a long enough password"))
     assert "Customer: a user with the customer role must belong to a customer" in page_text(response)
     assert count(User) == 1
 
 
-@SESSION_BUG
 def test_reset_2fa_action_clears_selected_users_only(client, admin, make_user):
     chosen, other = (make_user("guest", totp_secret=TOTP_SECRET) for _ in range(2))
     db.session.commit()
@@ -377,7 +358,6 @@ def test_users_grid_is_for_admins_only(app, client, make_user):
     assert client.get("/admin/users/").status_code == 403
 
 
-@SESSION_BUG
 def test_contract_upload_secret_is_stored_encrypted(client, admin):
     customer = f.CustomerFactory()
     db.session.commit()

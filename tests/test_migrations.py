@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from portal.extensions import db
+from portal.models.types import compare_column_types
 from tests.conftest import require_service
 from tests.services import flask_command, fresh_postgres_database, postgres_reachable
 
@@ -25,7 +26,7 @@ def assert_migrated(url: str) -> None:
             assert set(inspect(connection).get_table_names()) >= EXPECTED_TABLES
             roles = connection.execute(text("select count(*) from roles")).scalar()
             assert roles == 10
-            diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), db.metadata)
+            diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": compare_column_types}), db.metadata)
             assert diff == [], f"models and migrations disagree: {diff}"
     finally:
         engine.dispose()

@@ -32,3 +32,39 @@ def test_quantize_per_currency_half_up(currency, expected):
 @pytest.mark.no_db
 def test_rates_keep_eight_places():
     assert quantize_rate("1.234567891") == Decimal("1.23456789")
+
+
+def test_eighteen_digit_amounts_and_eight_place_rates_survive_the_database(app):
+    from portal.extensions import db
+    from tests.factories import ExchangeRateFactory, FixedLineFactory
+
+    line = FixedLineFactory(unit_price=Decimal("9999999999999999.99"))
+    rate = ExchangeRateFactory(rate=Decimal("1234567890.12345678"))
+    db.session.expire_all()
+    assert line.unit_price == Decimal("9999999999999999.99")
+    assert rate.rate == Decimal("1234567890.12345678")
+
+
+def test_money_columns_refuse_floats(app):
+    import sqlalchemy.exc
+
+    from tests.factories import FixedLineFactory
+
+    with pytest.raises((TypeError, sqlalchemy.exc.StatementError)):
+        FixedLineFactory(unit_price=12.5)
+
+
+def test_amounts_compare_numerically_in_sql(app):
+    from sqlalchemy import func, select
+
+    from portal.extensions import db
+    from portal.models import FixedLineItem
+    from tests.factories import FixedLineFactory
+
+    contract = FixedLineFactory(unit_price=Decimal("9.50")).contract
+    FixedLineFactory(contract=contract, unit_price=Decimal("100.25"))
+    FixedLineFactory(contract=contract, unit_price=Decimal("20.00"))
+    where = FixedLineItem.contract_id == contract.id
+    assert db.session.scalar(select(func.sum(FixedLineItem.unit_price)).where(where)) == Decimal("129.75")
+    above = db.session.scalars(select(FixedLineItem.unit_price).where(where, FixedLineItem.unit_price > Decimal("10")))
+    assert sorted(above) == [Decimal("20.00"), Decimal("100.25")]

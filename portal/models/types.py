@@ -4,28 +4,61 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Numeric, Text
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, DateTime, Numeric, Text
 from sqlalchemy.types import TypeDecorator
 
 from portal.extensions import vault
 
 
+class ExactDecimal(TypeDecorator):
+    """NUMERIC(p, s) on PostgreSQL; on SQLite, which would round through float, an integer scaled by 10**s.
+
+    The scaled integer stays exact for all 18 digits and still compares, sorts and sums correctly in SQL.
+    """
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int, scale: int):
+        super().__init__(precision, scale, asdecimal=True)
+        self.scale = scale
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(self.impl.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if isinstance(value, float):
+            raise TypeError("money must not be a float; pass a string or Decimal")
+        if value is None or dialect.name != "sqlite":
+            return value
+        return int(Decimal(value).scaleb(self.scale).to_integral_value())
+
+    def process_result_value(self, value, dialect):
+        if value is None or dialect.name != "sqlite":
+            return value
+        return Decimal(int(value)).scaleb(-self.scale)
+
+
 def Money():  # noqa: N802 - reads like a type in column definitions
     """An amount: 18 digits, 2 decimals, returned as Decimal."""
-    return Numeric(18, 2, asdecimal=True)
+    return ExactDecimal(18, 2)
 
 
 def Quantity():  # noqa: N802
-    return Numeric(18, 4, asdecimal=True)
+    return ExactDecimal(18, 4)
 
 
 def Percent():  # noqa: N802
-    return Numeric(7, 4, asdecimal=True)
+    return ExactDecimal(7, 4)
 
 
 def Rate():  # noqa: N802
     """An exchange rate: 8 decimals (the issue asks for at least 6)."""
-    return Numeric(18, 8, asdecimal=True)
+    return ExactDecimal(18, 8)
 
 
 def utcnow() -> datetime:
@@ -47,3 +80,15 @@ class EncryptedText(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else vault.decrypt(value)
+
+
+def compare_column_types(context, inspected_column, metadata_column, inspected_type, metadata_type):
+    """Alembic hook: an ExactDecimal column matches a NUMERIC of the same precision and scale."""
+    if not isinstance(metadata_type, ExactDecimal):
+        return None  # Alembic's own comparison
+    same = (
+        isinstance(inspected_type, Numeric)
+        and inspected_type.precision == metadata_type.impl.precision
+        and inspected_type.scale == metadata_type.scale
+    )
+    return not same
