@@ -57,7 +57,13 @@ def _init_login(app: Flask) -> None:
     login_manager.login_message = "Please sign in to open that page."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
-    login_manager.user_loader(lambda user_id: db.session.get(User, int(user_id)))
+    login_manager.user_loader(_active_user)
+
+
+def _active_user(user_id: str) -> User | None:
+    """A deactivated user's existing session stops working at its next request."""
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.is_active else None
 
 
 def _init_hooks(app: Flask) -> None:
