@@ -7,9 +7,9 @@ from flask_admin import AdminIndexView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.filters import FilterConverter
 from flask_admin.contrib.sqla.form import AdminModelConverter
+from flask_admin.form import BaseForm
 from flask_admin.model.filters import convert
 from flask_admin.model.form import converts
-from flask_admin.form import BaseForm
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
@@ -65,6 +65,12 @@ class GuardedView:
         return can(current_user, self.write_permission)
 
 
+def _allowed_and_writable(flag: str) -> property:
+    """Flask-Admin's can_* flag: the view allows it and the signed-in user may write."""
+    return property(lambda view: getattr(view, flag) and view.may_write,
+                    lambda view, value: setattr(view, flag, value))
+
+
 class SecuredModelView(GuardedView, ModelView):
     """A searchable, filterable, exportable grid whose saves pass the domain rules."""
 
@@ -86,29 +92,9 @@ class SecuredModelView(GuardedView, ModelView):
     def __init__(self, model, **kwargs):
         super().__init__(model, db, **kwargs)
 
-    @property
-    def can_create(self):
-        return self.create_allowed and self.may_write
-
-    @can_create.setter
-    def can_create(self, value):
-        self.create_allowed = value
-
-    @property
-    def can_edit(self):
-        return self.edit_allowed and self.may_write
-
-    @can_edit.setter
-    def can_edit(self, value):
-        self.edit_allowed = value
-
-    @property
-    def can_delete(self):
-        return self.delete_allowed and self.may_write
-
-    @can_delete.setter
-    def can_delete(self, value):
-        self.delete_allowed = value
+    can_create = _allowed_and_writable("create_allowed")
+    can_edit = _allowed_and_writable("edit_allowed")
+    can_delete = _allowed_and_writable("delete_allowed")
 
     def on_model_change(self, form, model, is_created):
         """Check every row this save touches (inline rows too) before the commit."""

@@ -26,7 +26,8 @@ def assert_migrated(url: str) -> None:
             assert set(inspect(connection).get_table_names()) >= EXPECTED_TABLES
             roles = connection.execute(text("select count(*) from roles")).scalar()
             assert roles == 10
-            diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": compare_column_types}), db.metadata)
+            context = MigrationContext.configure(connection, opts={"compare_type": compare_column_types})
+            diff = compare_metadata(context, db.metadata)
             assert diff == [], f"models and migrations disagree: {diff}"
     finally:
         engine.dispose()

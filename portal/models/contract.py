@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.models.types import EncryptedText, Money, Percent, Quantity, Timestamp, utcnow
+from portal.models.types import EncryptedText, Money, Percent, Quantity, StoredFile, Timestamp, utcnow
 
 BILLING_CYCLES = ("monthly", "quarterly", "yearly")
 TAX_RULES = ("standard", "reverse_charge", "exempt")
@@ -77,21 +77,14 @@ class Project(db.Model):
         return f"{self.code} — {self.name}"
 
 
-class ProjectDocument(db.Model):
-    """A file attached to a project (signed contract, SOW, ...), kept in the database."""
+class ProjectDocument(StoredFile, db.Model):
+    """A file attached to a project (signed contract, SOW, ...)."""
 
     __tablename__ = "project_documents"
     __audited__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
-    filename: Mapped[str] = mapped_column(String(255))
-    content_type: Mapped[str] = mapped_column(String(120))
-    size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
-    uploaded_by: Mapped[str] = mapped_column(String(254), default="")
-    uploaded_at = mapped_column(Timestamp(), default=utcnow)
 
     project = relationship(Project, back_populates="documents")
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
-from portal.models.types import Timestamp, utcnow
+from portal.models.types import StoredFile
 
 TEMPLATE_KINDS = ("proforma_pdf", "proforma_html", "email", "other")
 
 
-class DocumentTemplate(db.Model):
+class DocumentTemplate(StoredFile, db.Model):
     __tablename__ = "document_templates"
     __audited__ = True
     __table_args__ = (UniqueConstraint("name", "version"),)
@@ -20,13 +20,6 @@ class DocumentTemplate(db.Model):
     name: Mapped[str] = mapped_column(String(120), index=True)
     kind: Mapped[str] = mapped_column(String(30))
     version: Mapped[int] = mapped_column(Integer)
-    filename: Mapped[str] = mapped_column(String(255))
-    content_type: Mapped[str] = mapped_column(String(120))
-    size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
-    uploaded_by: Mapped[str] = mapped_column(String(254), default="")
-    uploaded_at = mapped_column(Timestamp(), default=utcnow)
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"

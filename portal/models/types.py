@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, DateTime, Numeric, Text
+from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from portal.extensions import vault
@@ -92,3 +92,15 @@ def compare_column_types(context, inspected_column, metadata_column, inspected_t
         and inspected_type.scale == metadata_type.scale
     )
     return not same
+
+
+class StoredFile:
+    """Columns of a file kept in the database (so every web and worker host sees it)."""
+
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    uploaded_by: Mapped[str] = mapped_column(String(254), default="")
+    uploaded_at = mapped_column(Timestamp(), default=utcnow)
