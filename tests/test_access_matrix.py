@@ -76,7 +76,8 @@ def world(app):
         "project_documents": document.id, "users": factories.make_user("guest").id,
         "roles": factories.role("guest").id, "audit": db.session.scalar(select(func.max(AuditEvent.id))),
     }
-    stored = {"document_templates": (template.id, b"<p>template</p>"), "project_documents": (document.id, b"%PDF-1.4 sow")}
+    stored = {"document_templates": (template.id, b"<p>template</p>"),
+              "project_documents": (document.id, b"%PDF-1.4 sow")}
     return World(own, own_contract, other_contract, rows, stored)
 
 
@@ -135,7 +136,8 @@ def _no_pending_sign_in(endpoint, url):  # second-factor pages without a passwor
 SITE = {
     "main.home": (None, _home),
     "main.dashboard": ("dashboard.view", lambda i, w: [_guarded("main.dashboard", "/dashboard", "dashboard.view", i)]),
-    "customer_portal.home": ("portal.view", lambda i, w: [_guarded("customer_portal.home", "/portal/", "portal.view", i)]),
+    "customer_portal.home": ("portal.view",
+                             lambda i, w: [_guarded("customer_portal.home", "/portal/", "portal.view", i)]),
     "customer_portal.contract": ("portal.view", _contract_pages),
     "auth.login": (None, _login),
     "auth.code": (None, _no_pending_sign_in("auth.code", "/login/code")),
@@ -164,7 +166,8 @@ def _deletes(view, ep, identity, w):
     target = DISPOSABLE[view.endpoint](w)
     removes = view.delete_allowed and holds(identity, view.write_permission)
     data = {"id": target.id} if ep.endswith(".delete_view") else {"action": "delete", "rowid": target.id}
-    return [Probe(ep, "POST", url_for(ep), 302, data=data, gone=(type(target).__table__, target.id) if removes else None)]
+    gone = (type(target).__table__, target.id) if removes else None
+    return [Probe(ep, "POST", url_for(ep), 302, data=data, gone=gone)]
 
 
 ADMIN_FUNCS = {
@@ -237,12 +240,7 @@ def check(client, probe: Probe, token: str) -> list[str]:
         response = client.post(probe.url, data={"csrf_token": token, **probe.data})
     else:
         response = client.get(probe.url)
-    try:
-        body = response.get_data()  # also drains streamed exports
-    except RuntimeError as exc:  # known bug, exposed by test_streamed_csv_export_finishes_cleanly
-        if "has already been used once" not in str(exc):
-            raise
-        body = None
+    body = response.get_data()  # also drains streamed exports
     where, errors = f"{probe.method} {probe.url}", []
     if response.status_code != probe.status:
         errors.append(f"{where}: got {response.status_code}, expected {probe.status}")
@@ -305,17 +303,12 @@ def test_permission_table_basics():
     assert guest == {"dashboard.view", "masterdata.read", "rates.read", "templates.read"}
 
 
-# Allowed requests that fail for an unrelated bug; test_admin_can_delete_a_user covers them until it is fixed.
-BROKEN = {"users.delete_view", "users.action_view"}
-
-
 @pytest.mark.parametrize("identity", IDENTITIES)
 def test_access_matrix(app, client, world, identity):
     _, token = sign_in(app, client, identity, world)
     probes = all_probes(app, identity, world)
     missing = routes(app) - {(p.endpoint, p.method) for p in probes}
     assert not missing, f"routes the matrix does not exercise: {sorted(missing)}"
-    probes = [p for p in probes if not (p.endpoint in BROKEN and p.gone)]
     failures = [error for probe in probes for error in check(client, probe, token)]
     assert not failures, f"{identity}:\n  " + "\n  ".join(failures)
 
@@ -357,14 +350,15 @@ def _forms(w, n):
     upload = lambda name: (io.BytesIO(b"file body"), name)  # noqa: E731
     return {
         "customers": {"code": f"NEW{n}", "name": f"New {n} GmbH", "currency": "EUR", "billing_country": "DE"},
-        "contracts": {"customer": w.own_customer.id, "number": f"K-NEW{n}", "currency": "EUR", "valid_from": "2026-01-01",
-                      "payment_terms_days": "30", "billing_cycle": "monthly", "tax_rate": "19", "tax_rule": "standard",
-                      "document_formats": "pdf", "upload_channel": "none"},
+        "contracts": {"customer": w.own_customer.id, "number": f"K-NEW{n}", "currency": "EUR",
+                      "valid_from": "2026-01-01", "payment_terms_days": "30", "billing_cycle": "monthly",
+                      "tax_rate": "19", "tax_rule": "standard", "document_formats": "pdf", "upload_channel": "none"},
         "projects": {"contract": w.other_contract.id, "code": f"PRJ-NEW{n}", "name": f"New project {n}"},
         "fixed_lines": {"contract": w.other_contract.id, "description": f"Fee {n}", "quantity": "2", "unit_price": "10",
                         "tax_rate": "19", "valid_from": "2026-01-01"},
         "rate_cards": {"name": f"New card {n}", "currency": "EUR", "valid_from": "2026-01-01"},
-        "exchange_rates": {"currency": "USD", "rate_date": f"2026-05-{n % 28 + 1:02d}", "rate": "1.1", "source": "manual"},
+        "exchange_rates": {"currency": "USD", "rate_date": f"2026-05-{n % 28 + 1:02d}", "rate": "1.1",
+                           "source": "manual"},
         "document_templates": {"name": f"New template {n}", "kind": "other", "file": upload("new.txt")},
         "project_documents": {"project": w.rows["projects"], "file": upload("new.txt")},
         "users": {"email": f"new{n}@staff.example", "name": "New", "active": "y", "roles": factories.role("guest").id,
@@ -401,8 +395,6 @@ def test_writers_can_create_and_edit(app, client, world, endpoint, fn):
     assert len(after) == len(before) + (fn == "create_view") and after != before
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: audit._collection_change adds history.unchanged (list) to "
-                                      "history.deleted (tuple) when a user with roles is deleted -> TypeError")
 @pytest.mark.parametrize("fn", ["delete_view", "action_view"])
 def test_admin_can_delete_a_user(app, client, world, fn):
     _, token = sign_in(app, client, "admin", world)
@@ -411,8 +403,6 @@ def test_admin_can_delete_a_user(app, client, world, fn):
     assert [error for probe in probes for error in check(client, probe, token)] == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: with a streamed response (CSV export) Flask runs teardown_request "
-                                      "twice; forget_the_actor resets the same ContextVar token again -> RuntimeError")
 def test_streamed_csv_export_finishes_cleanly(app, client, world):
     sign_in(app, client, "guest", world)
     response = client.get("/admin/customers/export/csv/")

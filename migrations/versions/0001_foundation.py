@@ -256,7 +256,14 @@ def _seed_roles():
 
 
 def _make_audit_append_only():
-    """On PostgreSQL the database itself refuses UPDATE and DELETE on the audit trail."""
+    """The database itself refuses UPDATE and DELETE on the audit trail."""
+    if op.get_bind().dialect.name == "sqlite":
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER audit_events_append_only_{verb.lower()} BEFORE {verb} ON audit_events "
+                "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"
+            )
+        return
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(
@@ -270,6 +277,9 @@ def _make_audit_append_only():
 
 
 def downgrade():
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TRIGGER IF EXISTS audit_events_append_only_update")
+        op.execute("DROP TRIGGER IF EXISTS audit_events_append_only_delete")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events")
         op.execute("DROP FUNCTION IF EXISTS audit_events_append_only()")

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, configure_mappers
 from sqlalchemy.orm.base import NO_VALUE
 
 from portal.models import AuditEvent
@@ -58,12 +58,36 @@ def install() -> None:
     if not event.contains(Session, "after_flush", _record_flush):
         event.listen(Session, "before_flush", _refuse_audit_changes)
         event.listen(Session, "after_flush", _record_flush)
+        event.listen(Session, "do_orm_execute", _refuse_bulk_audit_changes)
+    _load_old_values_on_set()
+
+
+def _load_old_values_on_set() -> None:
+    """After a commit attributes are expired; make a set load the old value so `before` is never lost."""
+    configure_mappers()
+    for mapper in AuditEvent.registry.mappers:
+        if not getattr(mapper.class_, "__audited__", False):
+            continue
+        for attr in mapper.column_attrs:
+            target = getattr(mapper.class_, attr.key)
+            if not event.contains(target, "set", _keep_old_value):
+                event.listen(target, "set", _keep_old_value, active_history=True)
+
+
+def _keep_old_value(target, value, oldvalue, initiator):
+    return value
 
 
 def _refuse_audit_changes(session, flush_context, instances) -> None:
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, AuditEvent):
             raise PermissionError("audit events are append-only")
+
+
+def _refuse_bulk_audit_changes(state) -> None:
+    if (state.is_update or state.is_delete) and state.bind_mapper is not None \
+            and state.bind_mapper.class_ is AuditEvent:
+        raise PermissionError("audit events are append-only")
 
 
 def _record_flush(session, flush_context) -> None:
@@ -96,8 +120,9 @@ def _event_row(obj, action: str, actor: Actor) -> dict | None:
 
 
 def _identity(obj) -> str:
-    identity = inspect(obj).identity
-    return ",".join(str(part) for part in identity) if identity else ""
+    # Read the key columns: a row inserted by this flush has no identity key until the flush ends.
+    state = inspect(obj)
+    return ",".join(str(part) for part in state.mapper.primary_key_from_instance(obj) if part is not None)
 
 
 def _changes(obj, action: str) -> dict:
@@ -141,7 +166,7 @@ def _collection_change(state, key: str, action: str):
     if action == "update" and not history.has_changes():
         return None
     current = sorted(str(item) for item in (state.attrs[key].value or []))
-    before = sorted(str(item) for item in history.unchanged + history.deleted) if action != "create" else []
+    before = sorted(str(item) for item in [*history.unchanged, *history.deleted]) if action != "create" else []
     after = current if action != "delete" else []
     return None if before == after else [before, after]
 

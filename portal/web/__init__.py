@@ -78,7 +78,9 @@ def _init_hooks(app: Flask) -> None:
 
     @app.teardown_request
     def forget_the_actor(exc):
+        # Streamed responses run teardown twice; reset the actor only once.
         token = getattr(request, "audit_token", None)
+        request.audit_token = None
         if token is not None:
             audit.reset_actor(token)
 
