@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, url_for
+import io
+
+from flask import send_file, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.fields import QuerySelectField
 from flask_login import current_user
@@ -44,10 +46,10 @@ def _download_link(view, context, model, name):
     return Markup(f'<a href="{escape(url)}">{escape(model.filename)}</a>')  # noqa: S704 - parts escaped
 
 
-def _send(stored) -> Response:
-    return Response(stored.content, mimetype=stored.content_type,
-                    headers={"Content-Disposition": f'attachment; filename="{stored.filename}"',
-                             "X-Content-Type-Options": "nosniff"})
+def _send(stored):
+    # send_file encodes the name for the header (quotes, non-ASCII), so no filename can break it.
+    return send_file(io.BytesIO(stored.content), mimetype=stored.content_type, as_attachment=True,
+                     download_name=stored.filename)
 
 
 class StoredFileView(UseCaseModelView):
@@ -55,7 +57,7 @@ class StoredFileView(UseCaseModelView):
 
     edit_allowed = False
     column_formatters = {"filename": _download_link}
-    column_exclude_list = column_details_exclude_list = column_export_exclude_list = ("content",)
+    column_exclude_list = column_details_exclude_list = ("content",)
 
     @expose("/download/<int:file_id>")
     def download(self, file_id: int):

@@ -34,7 +34,6 @@ class ContractView(SecuredModelView):
     column_default_sort = "number"
     column_exclude_list = ("upload_secret",)
     column_details_exclude_list = ("upload_secret",)
-    column_export_exclude_list = ("upload_secret",)
     column_labels = {"sap_partner_code": "SAP partner", "sap_company_code": "SAP company code",
                      "payment_terms_days": "Payment terms (days)",
                      "document_formats": "Formats (comma-separated: pdf, html, idoc, sap_csv, ubl)"}

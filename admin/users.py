@@ -30,7 +30,6 @@ class UserView(SecuredModelView):
     column_formatters = {"second_factor": _second_factor}
     column_formatters_export = {"second_factor": _second_factor}
     column_exclude_list = column_details_exclude_list = ("password_hash", "totp_secret", "totp_last_step")
-    column_export_exclude_list = ("password_hash", "totp_secret", "totp_last_step")
     form_columns = ("email", "name", "active", "roles", "customer", "new_password")
     form_extra_fields = {"new_password": PasswordField("New password (blank keeps the current one)")}
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete, func, select, update
 
 from portal.extensions import db
-from portal.models import AuditEvent, Customer, User
+from portal.models import AuditEvent, Customer
 from portal.services import audit, auth
 from tests import factories as f
 from tests.conftest import csrf_from, login_as
@@ -59,9 +59,6 @@ def test_create_records_one_event_with_the_new_values():
     assert (event.actor, event.actor_id) == ("system", None)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: audit._identity reads inspect(obj).identity in after_flush, before SQLAlchemy assigns the identity key "
-    "to new objects, so every create event has entity_id ''"))
 def test_create_event_names_the_new_rows_id():
     created = customer()
     assert only_event("Customer", "create").entity_id == str(created.id)
@@ -85,12 +82,6 @@ def test_update_records_decimals_and_dates_as_strings():
     assert changes == {"unit_price": ["100.00", "120.50"], "valid_to": [None, "2026-12-31"]}
 
 
-EXPIRED_BUG = pytest.mark.xfail(strict=True, reason=(
-    "BUG: after a commit attributes are expired; setting one without reading it first leaves history.deleted "
-    "empty, so the audit records before=None, and a change to None (e.g. a 2FA reset) is not recorded at all"))
-
-
-@EXPIRED_BUG
 def test_update_after_commit_still_records_the_previous_value():
     row = customer()
     db.session.commit()
@@ -99,7 +90,6 @@ def test_update_after_commit_still_records_the_previous_value():
     assert only_event("Customer", "update").changes == {"name": ["Audit Ltd", "Audit AG"]}
 
 
-@EXPIRED_BUG
 def test_second_factor_reset_after_commit_is_audited(make_user):
     user = make_user("guest", totp_secret=TOTP_SECRET)
     db.session.commit()
@@ -216,9 +206,6 @@ def test_audit_event_cannot_be_deleted():
         db.session.flush()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: append-only is enforced only in before_flush; ORM bulk update()/delete() statements on AuditEvent "
-    "bypass the flush and rewrite or erase the trail"))
 @pytest.mark.parametrize("statement", [update(AuditEvent).values(actor="forged"), delete(AuditEvent)],
                          ids=["bulk-update", "bulk-delete"])
 def test_bulk_orm_statements_cannot_rewrite_audit(statement):
