@@ -112,3 +112,12 @@ def require_service(name: str, reachable: bool, why: str) -> None:
     if IN_CI:
         pytest.fail(f"{name} is unreachable under CI=true: {why}")
     pytest.skip(f"{name} unreachable: {why}")
+
+
+@pytest.fixture
+def admin(app, client, make_user):
+    """An administrator signed in on `client`, with the test's rows so far committed (to its savepoint)."""
+    user = make_user("admin")
+    db.session.commit()
+    login_as(app, client, user)
+    return user
