@@ -1,0 +1,305 @@
+"""The engine facade: compile diagrams, start and load instances, act on them, and say what is waiting."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from workflows import expressions, parser, serializer
+from workflows.parser import FOUR_EYES_PROPERTY, ExternalServiceTask, InvalidDiagram, LedgerUserTask, Problem, Rules
+
+ENGINE = expressions.SandboxScriptEngine()
+_ACTIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING
+
+
+class StepFailed(RuntimeError):
+    """The engine could not go on (a condition or script raised); names the element."""
+
+    def __init__(self, element_id: str, message: str):
+        super().__init__(f"{element_id}: {message}")
+        self.element_id = element_id
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Definition:
+    key: str
+    name: str
+    spec: object
+    subprocess_specs: dict
+
+
+@dataclass(frozen=True)
+class UserTaskView:
+    guid: str
+    element_id: str
+    name: str
+    candidate_roles: list[str]
+    candidate_users: list[str]
+    assignee: str | None
+    due_at: datetime | None
+    form: list[dict]
+    excluded_users: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ExternalTaskView:
+    guid: str
+    element_id: str
+    topic: str
+    params: dict
+
+
+@dataclass(frozen=True)
+class TimerView:
+    guid: str
+    element_id: str
+    due_at: datetime
+
+
+_definitions: dict[str, Definition] = {}
+
+
+def compile_definition(bpmn_xml: str, rules: Rules | None = None) -> Definition:
+    """Parse and check a diagram; with `rules` every problem is collected and raised as InvalidDiagram."""
+    digest = hashlib.sha256(bpmn_xml.encode()).hexdigest()
+    if rules is None and digest in _definitions:
+        return _definitions[digest]
+    root = parser.parse_xml(bpmn_xml)
+    problems = parser.lint(root, rules) if rules is not None else []
+    keys = [p.get("id") for p in root.findall("bpmn:process", parser.NS)
+            if p.get("isExecutable", "true").lower() == "true"]
+    if len(keys) > 1:
+        problems.append(Problem(keys[1], "one executable process per file, please"))
+    parser.normalise(root)
+    spiff = parser.LedgerParser()
+    spiff.add_bpmn_xml(root, filename="diagram.bpmn")
+    problems += parser.spiff_problems(spiff, keys[:1])
+    if problems:
+        raise InvalidDiagram(_unique(problems))
+    spec = spiff.get_spec(keys[0])
+    definition = Definition(keys[0], spec.description or keys[0], spec, spiff.get_subprocess_specs(keys[0]))
+    _definitions[digest] = definition
+    return definition
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
+
+
+class Instance:
+    """One process instance in memory; load it, act, then dumps() it back."""
+
+    def __init__(self, definition: Definition, workflow: BpmnWorkflow):
+        self.definition = definition
+        self.workflow = workflow
+
+    @classmethod
+    def start(cls, definition: Definition, variables: dict) -> Instance:
+        workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=ENGINE)
+        workflow.task_tree.data.update(variables)
+        instance = cls(definition, workflow)
+        instance._run()
+        return instance
+
+    @classmethod
+    def load(cls, definition: Definition, state: str) -> Instance:
+        return cls(definition, serializer.loads(state, definition.spec, definition.subprocess_specs, ENGINE))
+
+    def dumps(self) -> str:
+        return serializer.dumps(self.workflow)
+
+    @property
+    def is_completed(self) -> bool:
+        return self.workflow.is_completed()
+
+    # ------------------------------------------------------------------ acting
+
+    def complete_user_task(self, guid: str, values: dict, completed_by: str) -> None:
+        task = self._task(guid, TaskState.READY)
+        if not isinstance(task.task_spec, LedgerUserTask):
+            raise ValueError(f"task {guid} is not a user task")
+        task.data.update(values)
+        task.internal_data["completed_by"] = completed_by
+        task.run()
+        self._run()
+
+    def deliver(self, guid: str, result: dict) -> None:
+        """Finish an external service task with the operation's result."""
+        task = self._task(guid, TaskState.STARTED)
+        try:
+            task.task_spec.deliver(task, result)
+        except WorkflowTaskException as exc:
+            raise StepFailed(task.task_spec.bpmn_id, str(exc)) from exc
+        self._run()
+
+    def fire_timer(self, guid: str, now: datetime) -> None:
+        """Fire a due timer (the portal's clock decides when; catch-up is by state, not by date)."""
+        task = self._task(guid, TaskState.WAITING)
+        if any(isinstance(d, CycleTimerEventDefinition) for d in _definitions_of(task)):
+            task.internal_data["event_value"]["next"] = (_aware(now) - timedelta(seconds=1)).isoformat()
+        else:
+            task.internal_data["event_fired"] = True
+        self.workflow.refresh_timers()
+        self._run()
+
+    def send_message(self, name: str, payload: dict) -> bool:
+        """Deliver a named message to what waits for it; False if nothing does."""
+        for task in self.workflow.get_tasks(state=TaskState.WAITING):
+            for definition in _definitions_of(task):
+                if isinstance(definition, MessageEventDefinition) and definition.name == name:
+                    body = {"payload": payload, "result_var": name} if isinstance(definition, CamundaMessage) \
+                        else payload
+                    self.workflow.send_event(BpmnEvent(type(definition)(name), payload=body))
+                    self._run()
+                    return True
+        return False
+
+    def cancel(self) -> None:
+        self.workflow.cancel()
+
+    def retry_failed(self) -> None:
+        """Run again the tasks that raised (after the data or diagram was mended)."""
+        for task in self.workflow.get_tasks(state=TaskState.ERROR):
+            task.run()
+        self._run()
+
+    def _run(self) -> None:
+        try:
+            self.workflow.do_engine_steps()
+        except WorkflowTaskException as exc:
+            raise StepFailed(exc.task.task_spec.bpmn_id or "", str(exc)) from exc
+        except WorkflowException as exc:
+            raise StepFailed("", str(exc)) from exc
+
+    def _task(self, guid: str, state: int):
+        try:
+            task = self.workflow.get_task_from_id(UUID(guid))
+        except Exception as exc:
+            raise KeyError(f"no task {guid} in this instance") from exc
+        if task.state != state:
+            raise ValueError(f"task {guid} is {TaskState.get_name(task.state)}, not {TaskState.get_name(state)}")
+        return task
+
+    # ------------------------------------------------------------------ what is waiting
+
+    def user_tasks(self, now: datetime | None = None) -> list[UserTaskView]:
+        return [self._user_task_view(t, now) for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)
+                if isinstance(t.task_spec, LedgerUserTask)]
+
+    def external_tasks(self) -> list[ExternalTaskView]:
+        return [ExternalTaskView(str(t.id), t.task_spec.bpmn_id, t.task_spec.topic,
+                                 t.internal_data.get("external", {}).get("params", {}))
+                for t in self.workflow.get_tasks(state=TaskState.STARTED)
+                if isinstance(t.task_spec, ExternalServiceTask)]
+
+    def timers(self) -> list[TimerView]:
+        views = []
+        for task in self.workflow.get_tasks(state=TaskState.WAITING):
+            if any(isinstance(d, TimerEventDefinition) for d in _definitions_of(task)):
+                due = _timer_due(task)
+                if due is not None:
+                    views.append(TimerView(str(task.id), task.task_spec.bpmn_id or "", due))
+        return views
+
+    def variables(self) -> dict:
+        if self.is_completed:
+            return dict(self.workflow.data)
+        last = self.workflow.last_task or self.workflow.task_tree
+        return dict(last.data)
+
+    def markers(self) -> dict[str, list[str]]:
+        """Element ids by state, for drawing the instance on its diagram."""
+        groups = {"completed": set(), "active": set(), "failed": set(), "cancelled": set()}
+        for task in self.workflow.get_tasks():
+            element_id, marker = task.task_spec.bpmn_id, _marker(task.state)
+            if element_id and marker:
+                groups[marker].add(element_id)
+        groups["completed"] -= groups["active"] | groups["failed"]
+        return {name: sorted(ids) for name, ids in groups.items()}
+
+    def completed_by(self, element_ids) -> list[str]:
+        """Who completed the user tasks with these element ids in this instance."""
+        return sorted({t.internal_data["completed_by"] for t in self.workflow.get_tasks(state=TaskState.COMPLETED)
+                       if t.task_spec.bpmn_id in element_ids and "completed_by" in t.internal_data})
+
+    def _user_task_view(self, task, now: datetime | None) -> UserTaskView:
+        spec = task.task_spec
+        roles = spec.candidate_groups or ([parser.role_from_lane(spec.lane)] if spec.lane else [])
+        four_eyes = parser._split((spec.extensions or {}).get(FOUR_EYES_PROPERTY))
+        return UserTaskView(
+            guid=str(task.id), element_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
+            candidate_roles=[self._resolve(task, r) for r in roles],
+            candidate_users=[self._resolve(task, u) for u in spec.candidate_users],
+            assignee=self._resolve(task, spec.assignee), due_at=self._due(task, spec.due_date, now),
+            form=_form(spec), excluded_users=self.completed_by(four_eyes) if four_eyes else [])
+
+    def _resolve(self, task, text):
+        if text and expressions.is_expression(text):
+            return str(ENGINE.evaluate(task, expressions.camunda_to_python(text)))
+        return text
+
+    def _due(self, task, text, now: datetime | None) -> datetime | None:
+        value = self._resolve(task, text)
+        if not value:
+            return None
+        if isinstance(value, str) and value.upper().startswith("P"):
+            start = _aware(now or datetime.now(UTC))
+            delta = TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(value), start)
+            return _naive_utc(start + delta)
+        return _naive_utc(TimerEventDefinition.get_datetime(str(value)))
+
+
+def _definitions_of(task) -> list:
+    definition = getattr(task.task_spec, "event_definition", None)
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition] if definition is not None else []
+
+
+def _timer_due(task) -> datetime | None:
+    value = task.internal_data.get("event_value")
+    if isinstance(value, dict):
+        value = value.get("next") if value.get("cycles", 0) != 0 else None
+    if not value:
+        return None
+    return _naive_utc(TimerEventDefinition.get_datetime(value))
+
+
+def _marker(state: int) -> str | None:
+    """The diagram marker for a task state; predicted and future tasks are not marked."""
+    return {TaskState.COMPLETED: "completed", TaskState.ERROR: "failed", TaskState.CANCELLED: "cancelled"}.get(
+        state, "active" if state & _ACTIVE else None)
+
+
+def _form(spec) -> list[dict]:
+    form = getattr(spec, "form", None)
+    fields = []
+    for f in getattr(form, "fields", []) or []:
+        fields.append({
+            "id": f.id, "type": f.type, "label": f.label or f.id,
+            "default": f.default_value,
+            "validation": {v.name: v.config for v in f.validation},
+            "options": [{"id": o.id, "name": o.name} for o in getattr(f, "options", [])],
+        })
+    return fields
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return _aware(moment).astimezone(UTC).replace(tzinfo=None)

@@ -1,0 +1,95 @@
+"""The service operations diagrams may call (camunda:topic), with parameters and retry policy.
+
+Handlers are dotted paths resolved by the portal, so this package stays free of Flask and SQLAlchemy.
+The same list is served to the BPMN editor as Camunda element templates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    label: str
+    default: str = ""
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Operation:
+    topic: str
+    label: str
+    description: str
+    handler: str
+    inputs: tuple[Parameter, ...] = ()
+    outputs: tuple[str, ...] = ()
+    max_attempts: int = 3
+    backoff_seconds: int = 10
+    queue: str = "workflow"
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def backoff(self, attempt: int) -> int:
+        """Seconds to wait before retry number `attempt` (1-based): doubles each time."""
+        return self.backoff_seconds * 2 ** (attempt - 1)
+
+
+OPERATIONS: dict[str, Operation] = {}
+
+
+def register(operation: Operation) -> Operation:
+    OPERATIONS[operation.topic] = operation
+    return operation
+
+
+def get(topic: str) -> Operation:
+    try:
+        return OPERATIONS[topic]
+    except KeyError:
+        raise KeyError(f"unknown operation topic {topic!r}") from None
+
+
+register(Operation(
+    topic="fx.convert",
+    label="Convert an amount to the base currency",
+    description="Looks up the last exchange rate on or before the date and converts the amount.",
+    handler="portal.services.operations:convert_to_base",
+    inputs=(Parameter("amount", "Amount", "${amount}"), Parameter("currency", "Currency", "${currency}"),
+            Parameter("on", "Date (YYYY-MM-DD)", "${on}")),
+    outputs=("base_amount", "rate", "rate_date", "rate_source"),
+))
+register(Operation(
+    topic="history.note",
+    label="Write a note in the instance history",
+    description="Records a line in the instance's history, e.g. to mark a milestone for auditors.",
+    handler="portal.services.operations:history_note",
+    inputs=(Parameter("text", "Text", "Milestone reached"),),
+    max_attempts=1,
+))
+
+
+def element_templates() -> list[dict]:
+    """Camunda 7 element templates: analysts pick an operation by its label instead of typing a topic."""
+    return [_template(operation) for operation in OPERATIONS.values()]
+
+
+def _template(operation: Operation) -> dict:
+    fixed = [
+        {"label": "Implementation", "type": "Hidden", "value": "external",
+         "binding": {"type": "property", "name": "camunda:type"}},
+        {"label": "Topic", "type": "Hidden", "value": operation.topic,
+         "binding": {"type": "property", "name": "camunda:topic"}},
+    ]
+    inputs = [
+        {"label": p.label, "type": "String", "value": p.default,
+         "binding": {"type": "camunda:inputParameter", "name": p.name},
+         "constraints": {"notEmpty": p.required}}
+        for p in operation.inputs
+    ]
+    return {
+        "$schema": "https://unpkg.com/@camunda/element-templates-json-schema/resources/schema.json",
+        "name": operation.label, "id": f"ledgerflow.{operation.topic}", "version": 1,
+        "description": operation.description, "appliesTo": ["bpmn:ServiceTask"],
+        "properties": fixed + inputs,
+    }
