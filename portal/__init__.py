@@ -33,6 +33,9 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     vault.init_app(app)
     audit.install()
+    from portal.jobs import install_dispatch
+
+    install_dispatch()
     _sqlite_settings(app)
 
 

@@ -34,3 +34,11 @@ class AuthenticationError(DomainError):
     """Wrong credentials or code; deliberately vague about which part was wrong."""
 
     status = 401
+
+
+class InvalidDiagramError(DomainError):
+    """A BPMN diagram cannot be deployed; `problems` lists (element id, reason) for every problem."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{element or 'diagram'}: {reason}" for element, reason in problems))
+        self.problems = problems

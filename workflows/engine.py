@@ -107,11 +107,16 @@ class Instance:
         self.workflow = workflow
 
     @classmethod
-    def start(cls, definition: Definition, variables: dict) -> Instance:
+    def new(cls, definition: Definition, variables: dict) -> Instance:
+        """A fresh instance with its start variables; call advance() to run it to its first wait state."""
         workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=ENGINE)
         workflow.task_tree.data.update(variables)
-        instance = cls(definition, workflow)
-        instance._run()
+        return cls(definition, workflow)
+
+    @classmethod
+    def start(cls, definition: Definition, variables: dict) -> Instance:
+        instance = cls.new(definition, variables)
+        instance.advance()
         return instance
 
     @classmethod
@@ -134,7 +139,7 @@ class Instance:
         task.data.update(values)
         task.internal_data["completed_by"] = completed_by
         task.run()
-        self._run()
+        self.advance()
 
     def deliver(self, guid: str, result: dict) -> None:
         """Finish an external service task with the operation's result."""
@@ -143,7 +148,7 @@ class Instance:
             task.task_spec.deliver(task, result)
         except WorkflowTaskException as exc:
             raise StepFailed(task.task_spec.bpmn_id, str(exc)) from exc
-        self._run()
+        self.advance()
 
     def fire_timer(self, guid: str, now: datetime) -> None:
         """Fire a due timer (the portal's clock decides when; catch-up is by state, not by date)."""
@@ -153,7 +158,7 @@ class Instance:
         else:
             task.internal_data["event_fired"] = True
         self.workflow.refresh_timers()
-        self._run()
+        self.advance()
 
     def send_message(self, name: str, payload: dict) -> bool:
         """Deliver a named message to what waits for it; False if nothing does."""
@@ -163,7 +168,7 @@ class Instance:
                     body = {"payload": payload, "result_var": name} if isinstance(definition, CamundaMessage) \
                         else payload
                     self.workflow.send_event(BpmnEvent(type(definition)(name), payload=body))
-                    self._run()
+                    self.advance()
                     return True
         return False
 
@@ -174,9 +179,10 @@ class Instance:
         """Run again the tasks that raised (after the data or diagram was mended)."""
         for task in self.workflow.get_tasks(state=TaskState.ERROR):
             task.run()
-        self._run()
+        self.advance()
 
-    def _run(self) -> None:
+    def advance(self) -> None:
+        """Run automatic steps until everything waits (for people, jobs, timers or messages)."""
         try:
             self.workflow.do_engine_steps()
         except WorkflowTaskException as exc:

@@ -1,21 +1,23 @@
-"""Background jobs: named RQ queues, enqueueing, and running in-process when REDIS_URL is unset."""
+"""Background jobs: named RQ queues; jobs deferred by services run after the commit (RQ or in-process)."""
 
 from __future__ import annotations
 
 import functools
-from contextvars import ContextVar
+import importlib
 
 from flask import current_app, has_app_context
 from redis import Redis
 from rq import Queue
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from portal.extensions import db
+from portal.services import outbox
 
 # Every queue, in priority order: workers listen to all of them in this order.
 QUEUES = ("workflow", "notifications", "billing", "integrations", "exports")
 
 _worker_app = None
-_inline: ContextVar[bool] = ContextVar("inline_job", default=False)
 
 
 def redis_connection(url: str | None = None) -> Redis:
@@ -27,11 +29,7 @@ def enqueue(func, *args, queue: str = "workflow", **options):
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; queues are {', '.join(QUEUES)}")
     if not current_app.config.get("REDIS_URL"):
-        token = _inline.set(True)
-        try:
-            return InlineJob(func(*args))
-        finally:
-            _inline.reset(token)
+        return InlineJob(_resolve(func)(*args) if isinstance(func, str) else func(*args))
     return Queue(queue, connection=redis_connection()).enqueue(func, *args, **options)
 
 
@@ -47,15 +45,10 @@ class InlineJob:
 
 
 def job(func):
-    """Make a job function an edge: on a worker it runs in its own app context and commits.
-
-    Run inline by enqueue (embedded mode) it joins the caller's transaction instead.
-    """
+    """Make a job function an edge: it runs in its own app context (own session) and commits at the end."""
 
     @functools.wraps(func)
     def run(*args, **kwargs):
-        if _inline.get():
-            return func(*args, **kwargs)
         app = current_app._get_current_object() if has_app_context() else _app_for_worker()
         with app.app_context():
             try:
@@ -67,6 +60,28 @@ def job(func):
                 raise
 
     return run
+
+
+def install_dispatch() -> None:
+    """Dispatch deferred jobs after each commit; forget them on rollback (idempotent)."""
+    if not event.contains(Session, "after_commit", _dispatch):
+        event.listen(Session, "after_commit", _dispatch)
+        event.listen(Session, "after_soft_rollback", _forget)
+
+
+def _dispatch(session) -> None:
+    for job_path, args, queue in outbox.take(session):
+        enqueue(job_path, *args, queue=queue)
+
+
+def _forget(session, previous_transaction) -> None:
+    if previous_transaction.parent is None:  # only a real rollback, not a savepoint's
+        outbox.take(session)
+
+
+def _resolve(path: str):
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
 
 
 def _app_for_worker():

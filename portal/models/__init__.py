@@ -6,6 +6,15 @@ from portal.models.customer import Customer, CustomerContact
 from portal.models.documents import DocumentTemplate
 from portal.models.rates import ExchangeRate, RateCard, RateCardItem
 from portal.models.user import Role, User
+from portal.models.workflow import (
+    HistoryEvent,
+    HumanTask,
+    ProcessDefinition,
+    ProcessInstance,
+    ServiceJob,
+    TaskComment,
+    WorkflowTimer,
+)
 
 __all__ = [
     "AuditEvent",
@@ -15,10 +24,17 @@ __all__ = [
     "DocumentTemplate",
     "ExchangeRate",
     "FixedLineItem",
+    "HistoryEvent",
+    "HumanTask",
+    "ProcessDefinition",
+    "ProcessInstance",
     "Project",
     "ProjectDocument",
     "RateCard",
     "RateCardItem",
     "Role",
+    "ServiceJob",
+    "TaskComment",
     "User",
+    "WorkflowTimer",
 ]

@@ -19,7 +19,9 @@ jobs_cli = AppGroup("jobs", help="Background jobs.")
 
 
 def init_cli(app: Flask) -> None:
-    for group in (users_cli, demo_cli, jobs_cli):
+    from portal.cli.workflows import workflows_cli
+
+    for group in (users_cli, demo_cli, jobs_cli, workflows_cli):
         app.cli.add_command(group)
     app.cli.add_command(worker)
 
@@ -34,6 +36,9 @@ def run_use_case(use_case):
         except DomainError as exc:
             db.session.rollback()
             raise click.ClickException(str(exc)) from exc
+        except Exception:
+            db.session.rollback()
+            raise
 
 
 @users_cli.command("create")

@@ -1,0 +1,109 @@
+"""External service tasks run by workers: once per task, retried with backoff, then an incident."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from portal.errors import Conflict, NotFound
+from portal.extensions import db
+from portal.models import ServiceJob
+from portal.models.types import utcnow
+from portal.services import outbox, runtime
+from portal.services.operations import OperationContext
+from workflows import operations
+
+log = logging.getLogger(__name__)
+
+
+def run(job_id: int, now: datetime | None = None) -> str:
+    """Run the operation of a queued job and complete its task. Safe to call twice: only one run counts."""
+    now = now or utcnow()
+    job = db.session.scalar(select(ServiceJob).where(ServiceJob.id == job_id).with_for_update())
+    if job is None or job.state != "queued":
+        return "skipped"
+    row = runtime.lock(job.instance_id)
+    instance = runtime.load(row)
+    view = next((v for v in instance.external_tasks() if v.guid == job.task_guid), None)
+    if view is None or row.status == "cancelled":
+        job.state = "cancelled"
+        return "skipped"
+    operation = operations.get(job.topic)
+    job.attempts += 1
+    context = OperationContext(row.id, row.business_key, job.element_id, job.idempotency_key, job.attempts)
+    try:
+        with db.session.begin_nested():  # a failing handler leaves none of its writes behind
+            result = _handler(operation)(dict(view.params), context) or {}
+    except Exception as exc:
+        return _failed(job, row, operation, exc, now)
+    job.state, job.finished_at, job.last_error = "done", now, ""
+    runtime.history(row, "service_task_run", job.element_id, details={"topic": job.topic, "attempt": job.attempts})
+    runtime.act(row, instance, instance.deliver, now, job.task_guid, result)
+    return "done"
+
+
+def _failed(job: ServiceJob, row, operation, exc: Exception, now: datetime) -> str:
+    job.last_error = f"{type(exc).__name__}: {exc}"
+    log.warning("operation %s failed for instance %s (attempt %s): %s", job.topic, row.id, job.attempts, exc)
+    if job.attempts >= job.max_attempts:
+        job.state, job.next_attempt_at = "incident", None
+        row.status = "incident"
+        runtime.history(row, "failed", job.element_id, details={"topic": job.topic, "error": job.last_error,
+                                                                "attempts": job.attempts})
+        return "incident"
+    job.next_attempt_at = now + timedelta(seconds=operation.backoff(job.attempts))
+    runtime.history(row, "retried", job.element_id, details={"error": job.last_error, "attempt": job.attempts,
+                                                            "next_attempt_at": job.next_attempt_at.isoformat()})
+    return "retry"
+
+
+def _handler(operation):
+    module, _, name = operation.handler.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def retry_incident(instance_id: int, by: str, now: datetime | None = None) -> int:
+    """Queue the failed jobs of an instance again (and re-run failed engine steps); returns how many."""
+    now = now or utcnow()
+    row = runtime.lock(instance_id)
+    if row.status != "incident":
+        raise Conflict(f"instance {instance_id} has no incident (it is {row.status})")
+    jobs = list(db.session.scalars(select(ServiceJob).where(ServiceJob.instance_id == row.id,
+                                                              ServiceJob.state == "incident")))
+    for job in jobs:
+        job.state, job.attempts, job.next_attempt_at = "queued", 0, now + runtime.JOB_LEASE
+        outbox.defer(runtime.RUN_JOB, job.id, queue=operations.get(job.topic).queue)
+    row.status = "running"
+    runtime.history(row, "retried", actor=by, details={"jobs": [j.element_id for j in jobs]})
+    if not jobs:
+        instance = runtime.load(row)
+        runtime.act(row, instance, instance.retry_failed, now)
+    db.session.flush()
+    return len(jobs)
+
+
+def incidents() -> list[ServiceJob]:
+    """Jobs that failed their last attempt, newest first."""
+    return list(db.session.scalars(select(ServiceJob).where(ServiceJob.state == "incident")
+                                   .order_by(ServiceJob.id.desc())))
+
+
+def get(job_id: int) -> ServiceJob:
+    job = db.session.get(ServiceJob, job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    return job
+
+
+def requeue_due(now: datetime) -> int:
+    """Queue again jobs whose retry time (or lease) has come: the database, not Redis, remembers them."""
+    due = list(db.session.scalars(select(ServiceJob).where(ServiceJob.state == "queued",
+                                                             ServiceJob.next_attempt_at <= now)
+                                  .with_for_update(skip_locked=True)))
+    for job in due:
+        job.next_attempt_at = now + runtime.JOB_LEASE
+        outbox.defer(runtime.RUN_JOB, job.id, queue=operations.get(job.topic).queue)
+    return len(due)
