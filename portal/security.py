@@ -24,6 +24,7 @@ _MASTERDATA_READERS = frozenset(
 # permission -> roles that hold it. One place, read by views, admin grids and navigation.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "dashboard.view": STAFF_ROLES,
+    "tasks.view": STAFF_ROLES - {GUEST},
     "masterdata.read": _MASTERDATA_READERS,
     "masterdata.write": frozenset({ADMIN, ACCOUNTANT}),
     "rates.read": _MASTERDATA_READERS | {ANALYST},

@@ -58,6 +58,7 @@ class World:
     other_contract: object
     rows: dict  # admin endpoint -> id of a real row (details/edit)
     files: dict  # admin endpoint -> (id, content) of a stored file (download)
+    task: object = None  # an open human task for reviewers
 
 
 @pytest.fixture
@@ -78,7 +79,18 @@ def world(app):
     }
     stored = {"document_templates": (template.id, b"<p>template</p>"),
               "project_documents": (document.id, b"%PDF-1.4 sow")}
-    return World(own, own_contract, other_contract, rows, stored)
+    return World(own, own_contract, other_contract, rows, stored, _open_review_task())
+
+
+def _open_review_task():
+    from pathlib import Path
+
+    from portal.models import HumanTask
+    from portal.services import processes, runtime
+
+    processes.deploy((Path(__file__).parent / "data/workflows/single_review.bpmn").read_text(), "test")
+    instance = runtime.start("single_review", "BK-1")
+    return db.session.scalar(select(HumanTask).where(HumanTask.instance_id == instance.id))
 
 
 def _disposable_project_document(w):
@@ -133,7 +145,32 @@ def _no_pending_sign_in(endpoint, url):  # second-factor pages without a passwor
     return lambda i, w: [Probe(endpoint, m, url, 302, "/login", data={"code": "123456"}) for m in ("GET", "POST")]
 
 
+def _task_detail(i, w):
+    url = url_for("tasks.detail", task_id=w.task.id)
+    if i == ANON:
+        return [Probe("tasks.detail", "GET", url, 302, LOGIN)]
+    if not holds(i, "tasks.view"):
+        return [Probe("tasks.detail", "GET", url, 403)]
+    sees = i in w.task.candidate_roles or i in ("admin", "finance_manager")
+    return [Probe("tasks.detail", "GET", url, 200 if sees else 404)]
+
+
+def _missing_task_post(endpoint):
+    """POSTs on a task that does not exist: nothing changes; what allowed POSTs do is in test_inbox.py."""
+    def probes(i, w):
+        url = url_for(endpoint, task_id=999_999)
+        if i == ANON:
+            return [Probe(endpoint, "POST", url, 302, LOGIN)]
+        return [Probe(endpoint, "POST", url, 404 if holds(i, "tasks.view") else 403)]
+    return probes
+
+
+TASK_POSTS = ("tasks.claim", "tasks.unclaim", "tasks.reassign", "tasks.comment", "tasks.complete")
+
 SITE = {
+    "tasks.inbox": ("tasks.view", lambda i, w: [_guarded("tasks.inbox", "/tasks/", "tasks.view", i)]),
+    "tasks.detail": ("tasks.view", _task_detail),
+    **{endpoint: ("tasks.view", _missing_task_post(endpoint)) for endpoint in TASK_POSTS},
     "main.home": (None, _home),
     "main.dashboard": ("dashboard.view", lambda i, w: [_guarded("main.dashboard", "/dashboard", "dashboard.view", i)]),
     "customer_portal.home": ("portal.view",

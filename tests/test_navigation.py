@@ -86,6 +86,7 @@ def test_navbar_site_pages_and_every_link_opens(app, client, signed_in, role):
     nav = navbar(signed_in(role))
     site = {text: href for href, text in links(nav) if not GRID_LINK.fullmatch(href) and href not in ("/", "#")}
     expected = {label: url for label, url, perm in (("Dashboard", "/dashboard", "dashboard.view"),
+                                                    ("Tasks", "/tasks/", "tasks.view"),
                                                     ("My company", "/portal/", "portal.view")) if holds(role, perm)}
     assert site == expected
     for href, text in links(nav):

@@ -18,7 +18,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from workflows import expressions, parser, serializer
-from workflows.parser import FOUR_EYES_PROPERTY, ExternalServiceTask, InvalidDiagram, LedgerUserTask, Problem, Rules
+from workflows.parser import FOUR_EYES_PROPERTY, OUTCOMES_PROPERTY, ExternalServiceTask, InvalidDiagram, LedgerUserTask, Problem, Rules
 
 ENGINE = expressions.SandboxScriptEngine()
 _ACTIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING
@@ -52,6 +52,7 @@ class UserTaskView:
     due_at: datetime | None
     form: list[dict]
     excluded_users: list[str] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -245,12 +246,13 @@ class Instance:
         spec = task.task_spec
         roles = spec.candidate_groups or ([parser.role_from_lane(spec.lane)] if spec.lane else [])
         four_eyes = parser._split((spec.extensions or {}).get(FOUR_EYES_PROPERTY))
+        outcomes = parser._split((spec.extensions or {}).get(OUTCOMES_PROPERTY))
         return UserTaskView(
             guid=str(task.id), element_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
             candidate_roles=[self._resolve(task, r) for r in roles],
             candidate_users=[self._resolve(task, u) for u in spec.candidate_users],
             assignee=self._resolve(task, spec.assignee), due_at=self._due(task, spec.due_date, now),
-            form=_form(spec), excluded_users=self.completed_by(four_eyes) if four_eyes else [])
+            form=_form(spec), excluded_users=self.completed_by(four_eyes) if four_eyes else [], outcomes=outcomes)
 
     def _resolve(self, task, text):
         if text and expressions.is_expression(text):

@@ -22,6 +22,7 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 FOUR_EYES_PROPERTY = "fourEyesExcludes"
+OUTCOMES_PROPERTY = "outcomes"  # e.g. "approved,rejected": one button each in the inbox
 
 # Flow elements the engine runs; anything else inside a process is refused at deploy.
 SUPPORTED = {

@@ -64,6 +64,7 @@ def upgrade():
     sa.Column('assignee', sa.String(length=254), nullable=True),
     sa.Column('due_at', sa.DateTime(), nullable=True),
     sa.Column('form', sa.JSON(), nullable=False),
+    sa.Column('outcomes', sa.JSON(), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('outcome', sa.String(length=60), nullable=True),
     sa.Column('completed_by', sa.String(length=254), nullable=True),

@@ -73,6 +73,7 @@ class HumanTask(db.Model):
     assignee: Mapped[str | None] = mapped_column(String(254), index=True)
     due_at: Mapped[datetime | None] = mapped_column(Timestamp())
     form: Mapped[list] = mapped_column(JSON, default=list)
+    outcomes: Mapped[list] = mapped_column(JSON, default=list)
     state: Mapped[str] = mapped_column(String(20), default="open", index=True)
     outcome: Mapped[str | None] = mapped_column(String(60))
     completed_by: Mapped[str | None] = mapped_column(String(254))

@@ -86,7 +86,8 @@ def _sync_human_tasks(row, instance, now) -> None:
             db.session.add(HumanTask(
                 instance_id=row.id, task_guid=guid, element_id=view.element_id, name=view.name,
                 candidate_roles=view.candidate_roles, candidate_users=view.candidate_users,
-                excluded_users=view.excluded_users, assignee=view.assignee, due_at=view.due_at, form=view.form))
+                excluded_users=view.excluded_users, assignee=view.assignee, due_at=view.due_at, form=view.form,
+                outcomes=view.outcomes))
     for guid, task in open_tasks.items():
         if guid not in ready:
             task.state = "cancelled"

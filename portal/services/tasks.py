@@ -111,6 +111,8 @@ def complete(task_id: int, user: User, values: dict, expected_version: int | Non
     if reason:
         raise Conflict(reason) if task.state != "open" else Forbidden(reason)
     data = parse_form(task.form or [], values)
+    if task.outcomes and outcome not in task.outcomes:
+        raise ValidationError("outcome", f"choose one of {', '.join(task.outcomes)}")
     if outcome:
         data["outcome"] = outcome
     row = runtime.lock(task.instance_id)
@@ -137,7 +139,7 @@ def parse_form(fields: list[dict], values: dict) -> dict:
         rules = field.get("validation") or {}
         if raw in (None, "") and field["type"] != "boolean":
             if "required" in rules:
-                raise ValidationError(field["id"], f"{field['label']} is required")
+                raise ValidationError(field["id"], "is required")
             continue
         data[field["id"]] = _typed(field, raw)
         _check_limits(field, data[field["id"]], rules)
@@ -156,21 +158,23 @@ def _typed(field: dict, raw):
         if kind == "date":
             return raw if isinstance(raw, date) else date.fromisoformat(str(raw))
     except (ValueError, InvalidOperation) as exc:
-        raise ValidationError(field["id"], f"{field['label']}: {raw!r} is not a valid {kind}") from exc
+        raise ValidationError(field["id"], f"“{raw}” is not {_KIND_NAMES.get(kind, kind)}") from exc
     if kind == "enum" and raw not in {o["id"] for o in field.get("options", [])}:
-        raise ValidationError(field["id"], f"{field['label']}: choose one of the offered values")
+        raise ValidationError(field["id"], "choose one of the offered values")
     return raw
 
 
+_KIND_NAMES = {"long": "a whole number", "decimal": "a number", "money": "an amount", "date": "a date (YYYY-MM-DD)"}
+
+
 def _check_limits(field: dict, value, rules: dict) -> None:
-    label = field["label"]
     if isinstance(value, str):
         if "minlength" in rules and len(value) < int(rules["minlength"]):
-            raise ValidationError(field["id"], f"{label} needs at least {rules['minlength']} characters")
+            raise ValidationError(field["id"], f"needs at least {rules['minlength']} characters")
         if "maxlength" in rules and len(value) > int(rules["maxlength"]):
-            raise ValidationError(field["id"], f"{label} allows at most {rules['maxlength']} characters")
+            raise ValidationError(field["id"], f"allows at most {rules['maxlength']} characters")
     elif isinstance(value, (int, Decimal)) and not isinstance(value, bool):
         if "min" in rules and value < Decimal(rules["min"]):
-            raise ValidationError(field["id"], f"{label} must be at least {rules['min']}")
+            raise ValidationError(field["id"], f"must be at least {rules['min']}")
         if "max" in rules and value > Decimal(rules["max"]):
-            raise ValidationError(field["id"], f"{label} must be at most {rules['max']}")
+            raise ValidationError(field["id"], f"must be at most {rules['max']}")

@@ -1,0 +1,82 @@
+"""Inbox queries: my tasks, my groups' queue, what I completed; with filters and paging."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import HumanTask, ProcessDefinition, ProcessInstance, User
+from portal.models.types import utcnow
+from portal.services.tasks import is_candidate
+
+VIEWS = ("mine", "queue", "completed")
+DUE_FILTERS = ("overdue", "today", "week")
+
+
+@dataclass(frozen=True)
+class Filters:
+    process: str = ""
+    business_key: str = ""
+    due: str = ""
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    number: int
+    size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+
+def tasks(user: User, view: str, filters: Filters, page: int = 1, size: int = 25,
+          now: datetime | None = None) -> Page:
+    """One page of the chosen inbox view."""
+    now = now or utcnow()
+    query = _base(filters, now)
+    if view == "completed":
+        query = query.where(HumanTask.completed_by == user.email).order_by(HumanTask.completed_at.desc())
+        return _page(query, page, size)
+    query = query.where(HumanTask.state == "open").order_by(HumanTask.due_at.is_(None), HumanTask.due_at,
+                                                             HumanTask.id)
+    if view == "mine":
+        return _page(query.where(HumanTask.assignee == user.email), page, size)
+    # Candidate roles and users are JSON lists; the queue is matched here, not in SQL, to stay portable.
+    unassigned = [t for t in db.session.scalars(query.where(HumanTask.assignee.is_(None))) if is_candidate(t, user)]
+    start = (page - 1) * size
+    return Page(unassigned[start:start + size], page, size, len(unassigned))
+
+
+def counts(user: User) -> dict[str, int]:
+    """How many tasks are in each view (for the tabs and the dashboard)."""
+    return {view: tasks(user, view, Filters(), size=1).total for view in VIEWS}
+
+
+def process_keys() -> list[str]:
+    return list(db.session.scalars(select(ProcessDefinition.key).distinct().order_by(ProcessDefinition.key)))
+
+
+def _base(filters: Filters, now: datetime):
+    query = (select(HumanTask).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+             .join(ProcessDefinition, ProcessInstance.definition_id == ProcessDefinition.id))
+    if filters.process:
+        query = query.where(ProcessDefinition.key == filters.process)
+    if filters.business_key:
+        query = query.where(ProcessInstance.business_key.ilike(f"%{filters.business_key.strip()}%"))
+    if filters.due in DUE_FILTERS:
+        limit = {"overdue": now, "today": now.replace(hour=23, minute=59, second=59),
+                 "week": now + timedelta(days=7)}[filters.due]
+        query = query.where(HumanTask.due_at.is_not(None), HumanTask.due_at <= limit)
+    return query
+
+
+def _page(query, page: int, size: int) -> Page:
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    items = list(db.session.scalars(query.limit(size).offset((page - 1) * size)))
+    return Page(items, page, size, total)

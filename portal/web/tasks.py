@@ -1,0 +1,125 @@
+"""The task inbox (like Camunda Tasklist): my tasks, group queue, completed; claim, comment, complete."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal.errors import Conflict, DomainError, ValidationError
+from portal.extensions import db
+from portal.models import User
+from portal.models.types import utcnow
+from portal.security import can
+from portal.services import inbox, runtime, tasks
+from portal.web.access import require
+from portal.web.forms import EmptyForm
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+
+@bp.get("/", endpoint="inbox")
+@require("tasks.view")
+def inbox_page():
+    view = request.args.get("view", "mine")
+    if view not in inbox.VIEWS:
+        abort(404)
+    filters = inbox.Filters(request.args.get("process", ""), request.args.get("business_key", ""),
+                            request.args.get("due", ""))
+    page = inbox.tasks(current_user, view, filters, page=max(1, request.args.get("page", 1, type=int)))
+    return render_template("tasks/inbox.html", view=view, filters=filters, page=page, now=utcnow(),
+                           counts=inbox.counts(current_user), processes=inbox.process_keys(), form=EmptyForm())
+
+
+@bp.get("/<int:task_id>", endpoint="detail")
+@require("tasks.view")
+def detail(task_id: int):
+    task = _visible(task_id)
+    return render_template("tasks/detail.html", task=task, now=utcnow(), form=EmptyForm(),
+                           refusal=tasks.refusal(task, current_user), history=runtime.describe(task.instance),
+                           managers=can(current_user, "users.manage") or "finance_manager" in current_user.role_codes,
+                           eligible=_eligible_users(task) if task.state == "open" else [])
+
+
+@bp.post("/<int:task_id>/claim")
+@require("tasks.view")
+def claim(task_id: int):
+    return _act(task_id, lambda: tasks.claim(task_id, current_user), "You have claimed the task.")
+
+
+@bp.post("/<int:task_id>/unclaim")
+@require("tasks.view")
+def unclaim(task_id: int):
+    return _act(task_id, lambda: tasks.unclaim(task_id, current_user), "The task is back in the group queue.")
+
+
+@bp.post("/<int:task_id>/reassign")
+@require("tasks.view")
+def reassign(task_id: int):
+    email = request.form.get("assignee", "")
+    return _act(task_id, lambda: tasks.reassign(task_id, current_user, email), f"Reassigned to {email}.")
+
+
+@bp.post("/<int:task_id>/comment")
+@require("tasks.view")
+def comment(task_id: int):
+    body = request.form.get("body", "")
+    return _act(task_id, lambda: tasks.comment(task_id, current_user, body), "Comment added.")
+
+
+@bp.post("/<int:task_id>/complete")
+@require("tasks.view")
+def complete(task_id: int):
+    _visible(task_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    version = request.form.get("version", type=int)
+    outcome = request.form.get("outcome") or None
+    try:
+        task = tasks.complete(task_id, current_user, request.form.to_dict(), expected_version=version, outcome=outcome)
+        db.session.commit()
+    except ValidationError as exc:
+        db.session.rollback()
+        flash(f"{_label(task_id, exc.field)}: {exc.message}", "danger")
+        return detail(task_id), 400
+    except Conflict as exc:
+        db.session.rollback()
+        flash(str(exc), "warning")
+        return detail(task_id), 409
+    flash(f"Done: {task.name}{f' ({outcome})' if outcome else ''}.", "success")
+    return redirect(url_for("tasks.inbox"))
+
+
+def _act(task_id: int, use_case, message: str):
+    _visible(task_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        use_case()
+        db.session.commit()
+        flash(message, "success")
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+    return redirect(request.form.get("next") or url_for("tasks.detail", task_id=task_id))
+
+
+def _visible(task_id: int):
+    """The task, or 404 for people who may not see it (as if it did not exist)."""
+    try:
+        task = tasks.get(task_id)
+    except DomainError:
+        abort(404)
+    if not tasks.may_see(task, current_user):
+        abort(404)
+    return task
+
+
+def _label(task_id: int, field: str) -> str:
+    form = tasks.get(task_id).form or []
+    return next((f["label"] for f in form if f["id"] == field), field.replace("_", " ").capitalize())
+
+
+def _eligible_users(task) -> list[str]:
+    users = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.email))
+    return [u.email for u in users if tasks.is_candidate(task, u) and u.email not in (task.excluded_users or [])]

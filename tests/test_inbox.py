@@ -1,0 +1,164 @@
+"""The task inbox in the browser's terms: queues, claim, form, outcomes, 409, four-eyes, comments."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import HumanTask, ProcessInstance
+from portal.models.types import utcnow
+from portal.services import processes, runtime
+from tests import factories
+from tests.conftest import csrf_from, login_as
+
+DATA = Path(__file__).parent / "data" / "workflows"
+
+
+@pytest.fixture
+def review_task(app):
+    processes.deploy((DATA / "single_review.bpmn").read_text(), "test")
+    instance = runtime.start("single_review", "INV-0042")
+    db.session.commit()
+    return db.session.scalar(select(HumanTask).where(HumanTask.instance_id == instance.id))
+
+
+def sign_in(app, client, user):
+    db.session.commit()
+    login_as(app, client, user)
+
+
+def post(client, url, data=None):
+    token = csrf_from(client.get("/tasks/").get_data(as_text=True))
+    return client.post(url, data={"csrf_token": token, **(data or {})})
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def test_reviewer_claims_from_the_queue_and_completes_with_an_outcome(app, client, make_user, review_task):
+    reviewer = make_user("reviewer")
+    sign_in(app, client, reviewer)
+    assert "Review the document" in text(client.get("/tasks/?view=queue"))
+    assert "Nothing assigned to you" in text(client.get("/tasks/?view=mine"))
+    post(client, f"/tasks/{review_task.id}/claim")
+    assert "Review the document" in text(client.get("/tasks/?view=mine"))
+    db.session.refresh(review_task)
+    response = post(client, f"/tasks/{review_task.id}/complete",
+                    {"hours": "3", "remark": "fine", "outcome": "approved", "version": review_task.version})
+    assert response.status_code == 302
+    db.session.expire_all()
+    task = db.session.get(HumanTask, review_task.id)
+    assert (task.state, task.outcome, task.completed_by) == ("completed", "approved", reviewer.email)
+    assert db.session.get(ProcessInstance, task.instance_id).status == "completed"
+    assert runtime.load(task.instance).variables()["hours"] == 3
+    assert "approved" in text(client.get("/tasks/?view=completed"))
+
+
+def test_a_missing_required_field_is_named_and_nothing_changes(app, client, make_user, review_task):
+    sign_in(app, client, make_user("reviewer"))
+    response = post(client, f"/tasks/{review_task.id}/complete", {"outcome": "approved"})
+    assert response.status_code == 400
+    assert "Hours spent: is required" in text(response)
+    db.session.expire_all()
+    assert db.session.get(HumanTask, review_task.id).state == "open"
+
+
+def test_limits_and_types_name_the_field(app, client, make_user, review_task):
+    sign_in(app, client, make_user("reviewer"))
+    too_long = post(client, f"/tasks/{review_task.id}/complete", {"hours": "1", "remark": "x" * 21,
+                                                                 "outcome": "approved"})
+    assert "Remark: allows at most 20 characters" in text(too_long)
+    not_a_number = post(client, f"/tasks/{review_task.id}/complete", {"hours": "many", "outcome": "approved"})
+    assert "Hours spent: “many” is not a whole number" in text(not_a_number)
+
+
+def test_an_unknown_outcome_is_refused(app, client, make_user, review_task):
+    sign_in(app, client, make_user("reviewer"))
+    response = post(client, f"/tasks/{review_task.id}/complete", {"hours": "1", "outcome": "shrug"})
+    assert response.status_code == 400 and "choose one of approved, rejected" in text(response)
+
+
+def test_completing_a_task_that_changed_since_it_was_shown_answers_409(app, client, make_user, review_task):
+    reviewer, colleague = make_user("reviewer"), make_user("reviewer")
+    sign_in(app, client, reviewer)
+    shown_version = review_task.version
+    other = app.test_client()
+    login_as(app, other, colleague)
+    post(other, f"/tasks/{review_task.id}/comment", {"body": "looking"})  # comments do not change the task
+    post(other, f"/tasks/{review_task.id}/claim")
+    post(other, f"/tasks/{review_task.id}/unclaim")
+    response = post(client, f"/tasks/{review_task.id}/complete",
+                    {"hours": "1", "outcome": "approved", "version": shown_version})
+    assert response.status_code == 409
+    assert "changed since you opened it" in text(response)
+    db.session.expire_all()
+    assert db.session.get(HumanTask, review_task.id).state == "open"
+
+
+def test_people_outside_the_task_get_404(app, client, make_user, review_task):
+    sign_in(app, client, make_user("approver"))
+    assert client.get(f"/tasks/{review_task.id}").status_code == 404
+    assert "Review the document" not in text(client.get("/tasks/?view=queue"))
+
+
+def test_overdue_tasks_are_highlighted_and_filterable(app, client, make_user, review_task):
+    review_task.due_at = utcnow() - timedelta(hours=1)
+    sign_in(app, client, make_user("reviewer"))
+    page = text(client.get("/tasks/?view=queue&due=overdue"))
+    assert "overdue" in page and "table-danger" in page
+    assert "Review the document" in text(client.get("/tasks/?view=queue&business_key=0042"))
+    assert "Review the document" not in text(client.get("/tasks/?view=queue&business_key=NOPE"))
+
+
+def test_comments_are_shown_with_their_author(app, client, make_user, review_task):
+    reviewer = make_user("reviewer")
+    sign_in(app, client, reviewer)
+    post(client, f"/tasks/{review_task.id}/comment", {"body": "Numbers check out"})
+    page = text(client.get(f"/tasks/{review_task.id}"))
+    assert "Numbers check out" in page and reviewer.email in page
+
+
+def test_finance_manager_reassigns_to_an_eligible_user(app, client, make_user, review_task):
+    reviewer, approver = make_user("reviewer"), make_user("approver")
+    sign_in(app, client, make_user("finance_manager"))
+    refused = post(client, f"/tasks/{review_task.id}/reassign", {"assignee": approver.email})
+    assert refused.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(HumanTask, review_task.id).assignee is None
+    post(client, f"/tasks/{review_task.id}/reassign", {"assignee": reviewer.email})
+    db.session.expire_all()
+    assert db.session.get(HumanTask, review_task.id).assignee == reviewer.email
+
+
+def test_reviewers_cannot_reassign(app, client, make_user, review_task):
+    reviewer, colleague = make_user("reviewer"), make_user("reviewer")
+    sign_in(app, client, reviewer)
+    post(client, f"/tasks/{review_task.id}/reassign", {"assignee": colleague.email})
+    db.session.expire_all()
+    assert db.session.get(HumanTask, review_task.id).assignee is None
+
+
+def test_four_eyes_the_preparer_cannot_review(app, client, make_user):
+    preparer = make_user("accountant", "reviewer")
+    factories.ExchangeRateFactory(currency="EUR", rate_date=date(2026, 11, 1))
+    processes.deploy((DATA / "approval.bpmn").read_text(), "test")
+    instance = runtime.start("approval", "PF-7", {"currency": "EUR", "on": date(2026, 11, 2)})
+    db.session.commit()
+    prepare = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == instance.id))
+    sign_in(app, client, preparer)
+    post(client, f"/tasks/{prepare.id}/complete", {"amount": "500"})
+    db.session.expire_all()
+    review = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == instance.id,
+                                                       HumanTask.state == "open"))
+    assert review.element_id == "review"
+    page = text(client.get(f"/tasks/{review.id}"))
+    assert "four-eyes rule" in page
+    response = post(client, f"/tasks/{review.id}/complete", {})
+    assert response.status_code == 403
+    db.session.expire_all()
+    assert db.session.get(HumanTask, review.id).state == "open"
