@@ -6,7 +6,7 @@ from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
-from admin import documents, finance, masterdata, users
+from admin import documents, finance, masterdata, processes, users
 from admin.base import PortalAdminIndexView
 
 
@@ -18,6 +18,6 @@ def init_admin(app: Flask) -> Admin:
         index_view=PortalAdminIndexView(name="Administration", url="/admin"),
         theme=Bootstrap4Theme(base_template="admin/ledgerflow_base.html", fluid=True),
     )
-    for area in (masterdata, finance, documents, users):
+    for area in (masterdata, finance, documents, processes, users):
         area.register(admin)
     return admin

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent
@@ -18,7 +19,15 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from workflows import expressions, parser, serializer
-from workflows.parser import FOUR_EYES_PROPERTY, OUTCOMES_PROPERTY, ExternalServiceTask, InvalidDiagram, LedgerUserTask, Problem, Rules
+from workflows.parser import (
+    FOUR_EYES_PROPERTY,
+    OUTCOMES_PROPERTY,
+    ExternalServiceTask,
+    InvalidDiagram,
+    LedgerUserTask,
+    Problem,
+    Rules,
+)
 
 ENGINE = expressions.SandboxScriptEngine()
 _ACTIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING
@@ -311,3 +320,29 @@ def _aware(moment: datetime) -> datetime:
 
 def _naive_utc(moment: datetime) -> datetime:
     return _aware(moment).astimezone(UTC).replace(tzinfo=None)
+
+
+def starter_diagram() -> str:
+    """An executable diagram new processes start from (the modeler's blank diagram is not executable)."""
+    return (Path(__file__).parent / "definitions" / "starter.bpmn").read_text(encoding="utf-8")
+
+
+def migration_blockers(instance: Instance, target: Definition) -> list[str]:
+    """Why the instance's state cannot continue on `target` (empty: it can).
+
+    Every element the state has touched must exist in the target, and unfinished elements must lead
+    to the same next elements, so nothing already predicted is left dangling.
+    """
+    new_specs = target.spec.task_specs
+    reasons = []
+    for task in instance.workflow.get_tasks():
+        name = task.task_spec.name
+        if name not in new_specs:
+            reasons.append(f"{task.task_spec.bpmn_id or name} is not in the new version")
+        elif task.state & _ACTIVE and _successors(task.task_spec) != _successors(new_specs[name]):
+            reasons.append(f"{task.task_spec.bpmn_id or name} leads elsewhere in the new version")
+    return sorted(set(reasons))
+
+
+def _successors(spec) -> list[str]:
+    return sorted(output.name for output in spec.outputs)

@@ -93,3 +93,4 @@ def _template(operation: Operation) -> dict:
         "description": operation.description, "appliesTo": ["bpmn:ServiceTask"],
         "properties": fixed + inputs,
     }
+

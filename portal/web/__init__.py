@@ -19,7 +19,7 @@ from portal.web.nav import navigation
 
 ASSETS = Path(__file__).resolve().parents[2] / "node_modules"
 # Front-end files served from node_modules (installed by `make setup`): package -> allowed folder.
-ASSET_FOLDERS = {"bootstrap": "bootstrap/dist", "htmx": "htmx.org/dist"}
+ASSET_FOLDERS = {"bootstrap": "bootstrap/dist", "htmx": "htmx.org/dist", "bpmn": "camunda-bpmn-js/dist"}
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -27,7 +27,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "default-src 'self'; img-src 'self' data:; font-src 'self' data:; style-src 'self' 'unsafe-inline'; "
         "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
     ),
 }

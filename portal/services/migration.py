@@ -1,0 +1,36 @@
+"""Move a running instance to the newest version of its process, when the difference allows it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from portal.errors import Conflict
+from portal.models.types import utcnow
+from portal.services import processes, runtime
+from workflows import engine
+
+
+def check(row) -> tuple[object, list[str]]:
+    """The newest definition and the reasons the instance cannot move to it (empty list: it can)."""
+    newest = processes.latest(row.definition.key)
+    if newest.id == row.definition_id:
+        return newest, ["the instance already runs the newest version"]
+    if row.status not in ("running", "incident"):
+        return newest, [f"the instance is {row.status}"]
+    old = runtime.load(row)
+    reasons = engine.migration_blockers(old, processes.compiled(newest))
+    return newest, reasons
+
+
+def migrate(instance_id: int, by: str, now: datetime | None = None):
+    """Re-attach the instance's state to the newest version; Conflict says why when it is not safe."""
+    row = runtime.lock(instance_id)
+    newest, reasons = check(row)
+    if reasons:
+        raise Conflict("cannot migrate: " + "; ".join(reasons))
+    previous = row.definition.version
+    instance = engine.Instance.load(processes.compiled(newest), row.state)
+    row.definition = newest
+    runtime.history(row, "migrated", actor=by, details={"from": previous, "to": newest.version})
+    runtime.act(row, instance, instance.advance, now or utcnow())
+    return row
