@@ -8,7 +8,7 @@ from flask_admin.actions import action
 from flask_login import current_user
 
 from admin.base import GuardedView, ReadOnlyView
-from portal.errors import DomainError, InvalidDiagramError
+from portal.errors import DomainError, InvalidDiagramError, NotFound
 from portal.extensions import db
 from portal.models import ProcessInstance, ServiceJob
 from portal.security import can
@@ -118,6 +118,10 @@ class InstancesView(ReadOnlyView):
             use_case()
             db.session.commit()
             flash(message, "success")
+        except NotFound as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return redirect(url_for(".index_view"))
         except DomainError as exc:
             db.session.rollback()
             flash(str(exc), "error")

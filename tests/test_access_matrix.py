@@ -79,17 +79,36 @@ def world(app):
     }
     stored = {"document_templates": (template.id, b"<p>template</p>"),
               "project_documents": (document.id, b"%PDF-1.4 sow")}
-    return World(own, own_contract, other_contract, rows, stored, _open_review_task())
+    task = _open_review_task()
+    rows.update(instances=task.instance_id, incidents=_incident(task.instance_id).id)
+    return World(own, own_contract, other_contract, rows, stored, task)
 
 
-def _open_review_task():
+def _incident(instance_id):
+    import uuid
+
+    from portal.models import ServiceJob
+
+    job = ServiceJob(instance_id=instance_id, task_guid=str(uuid.uuid4()), element_id="note", topic="history.note",
+                     state="incident", attempts=1, last_error="ValidationError: text: the note is empty")
+    db.session.add(job)
+    db.session.flush()
+    return job
+
+
+def _start_review():
     from pathlib import Path
 
-    from portal.models import HumanTask
     from portal.services import processes, runtime
 
     processes.deploy((Path(__file__).parent / "data/workflows/single_review.bpmn").read_text(), "test")
-    instance = runtime.start("single_review", "BK-1")
+    return runtime.start("single_review", f"BK-{next(_seq)}")
+
+
+def _open_review_task():
+    from portal.models import HumanTask
+
+    instance = _start_review()
     return db.session.scalar(select(HumanTask).where(HumanTask.instance_id == instance.id))
 
 
@@ -109,6 +128,8 @@ DISPOSABLE = {
     "document_templates": lambda w: files.upload_template(f"Tmp {next(_seq)}", "other", "t.txt", b"t", "t@x.example"),
     "project_documents": _disposable_project_document,
     "users": lambda w: factories.make_user("guest"),
+    "instances": lambda w: _start_review(),
+    "incidents": lambda w: _incident(w.task.instance_id),
     "roles": lambda w: factories.role("reviewer"),  # roles are never deleted: it must survive
     "audit": lambda w: db.session.get(AuditEvent, w.rows["audit"]),  # the trail is append-only: it must survive
 }
@@ -224,6 +245,15 @@ ADMIN_FUNCS = {
                                             _form_or_back(v, "edit_allowed", i)) for m in GET_POST],
     "delete_view": _deletes,
     "action_view": _deletes,
+    "editor": lambda v, ep, i, w: [Probe(ep, "GET", url_for(ep), 200)],
+    "xml": lambda v, ep, i, w: [Probe(ep, "GET", url_for(ep, definition_id=w.task.instance.definition_id), 200,
+                                      mimetype="application/xml")],
+    "validate": lambda v, ep, i, w: [Probe(ep, "POST", url_for(ep), 200, data={"xml": "<not-bpmn/>"})],
+    "deploy": lambda v, ep, i, w: [Probe(ep, "POST", url_for(ep), 400 if holds(i, v.write_permission) else 403,
+                                         data={"xml": "<not-bpmn/>"})],  # invalid: writers get the problems
+    **{fn: (lambda fn: lambda v, ep, i, w: [Probe(ep, "POST", url_for(ep, instance_id=999_999),
+                                                 302 if holds(i, v.write_permission) else 403)])(fn)
+       for fn in ("retry", "cancel", "migrate")},  # a missing instance: nothing changes
 }
 
 

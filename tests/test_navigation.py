@@ -20,8 +20,9 @@ def holds(role: str, permission: str) -> bool:
 
 
 def grids(app) -> dict:
-    """Every admin grid (the admin index page is not one): endpoint -> view."""
-    return {v.endpoint: v for admin in app.extensions["admin"] for v in admin._views if hasattr(v, "index_view")}
+    """Every admin page in the menu (grids and the process diagrams; not the admin index): endpoint -> view."""
+    return {v.endpoint: v for admin in app.extensions["admin"] for v in admin._views
+            if hasattr(v, "read_permission") and v.is_visible()}
 
 
 def home_of(role: str) -> str:
@@ -125,13 +126,13 @@ def test_admin_sees_users_roles_and_audit_trail(app, client, signed_in):
     nav = navbar(signed_in("admin"))
     labels = set(grid_links(nav).values())
     assert labels >= ADMINISTRATION | MASTER_DATA
-    assert len(labels) == len(grids(app)) == 11
-    assert "Administration" in nav
+    assert len(labels) == len(grids(app)) == 14
+    assert "Administration" in nav and "Processes" in nav
 
 
-def test_analyst_sees_rates_and_templates_only(client, signed_in):
+def test_analyst_sees_rates_templates_and_processes_only(client, signed_in):
     labels = set(grid_links(navbar(signed_in("analyst"))).values())
-    assert labels == {"Exchange rates", "Document templates"}
+    assert labels == {"Exchange rates", "Document templates", "Diagrams", "Instances", "Incidents"}
 
 
 def test_signed_out_pages_have_no_navigation(client):
