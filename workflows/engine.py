@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,13 +11,14 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
-from SpiffWorkflow.exceptions import WorkflowException
-from SpiffWorkflow.util.task import TaskState
+from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from workflows import expressions, parser, serializer
 from workflows.parser import (
@@ -30,6 +32,21 @@ from workflows.parser import (
 )
 
 ENGINE = expressions.SandboxScriptEngine()
+
+
+def _lift_iterator_depth_limit() -> None:
+    """Spiff's task iterators stop at depth 1000, and every loop round adds a level: a long-running loop
+    would look finished. get_tasks() builds the iterators itself, so raise the default (checked, so a Spiff
+    upgrade that changes the signature fails here loudly instead of silently)."""
+    iterators = ((TaskIterator, (None, 1000, True, None)), (BpmnTaskIterator, (None, 1000, True, False, None)))
+    for cls, expected in iterators:
+        defaults = cls.__init__.__defaults__
+        if defaults not in (expected, tuple(sys.maxsize if d == 1000 else d for d in expected)):
+            raise RuntimeError(f"unexpected {cls.__name__} signature in this SpiffWorkflow version: {defaults}")
+        cls.__init__.__defaults__ = tuple(sys.maxsize if d == 1000 else d for d in expected)
+
+
+_lift_iterator_depth_limit()
 _ACTIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING
 
 
@@ -91,12 +108,20 @@ def compile_definition(bpmn_xml: str, rules: Rules | None = None) -> Definition:
     problems = parser.lint(root, rules) if rules is not None else []
     keys = [p.get("id") for p in root.findall("bpmn:process", parser.NS)
             if p.get("isExecutable", "true").lower() == "true"]
+    if not keys and not problems:
+        problems.append(Problem("", "the file contains no executable process"))
     if len(keys) > 1:
         problems.append(Problem(keys[1], "one executable process per file, please"))
     parser.normalise(root)
     spiff = parser.LedgerParser()
-    spiff.add_bpmn_xml(root, filename="diagram.bpmn")
-    problems += parser.spiff_problems(spiff, keys[:1])
+    try:
+        spiff.add_bpmn_xml(root, filename="diagram.bpmn")
+    except Exception as exc:
+        if not any(p.message.endswith(parser.UNSUPPORTED) for p in problems):  # else those explain the crash
+            problems.append(Problem(keys[0] if keys else "", f"cannot be read: {exc!r}"))
+        raise InvalidDiagram(_unique(problems)) from exc
+    if not any(p.message.endswith(parser.UNSUPPORTED) for p in problems):  # Spiff may crash on those
+        problems += parser.spiff_problems(spiff, keys[:1])
     if problems:
         raise InvalidDiagram(_unique(problems))
     spec = spiff.get_spec(keys[0])
@@ -156,15 +181,17 @@ class Instance:
         task = self._task(guid, TaskState.STARTED)
         try:
             task.task_spec.deliver(task, result)
-        except WorkflowTaskException as exc:
-            raise StepFailed(task.task_spec.bpmn_id, str(exc)) from exc
+        except Exception as exc:
+            raise StepFailed(task.task_spec.bpmn_id, _reason(exc)) from exc
         self.advance()
 
     def fire_timer(self, guid: str, now: datetime) -> None:
         """Fire a due timer (the portal's clock decides when; catch-up is by state, not by date)."""
         task = self._task(guid, TaskState.WAITING)
         if any(isinstance(d, CycleTimerEventDefinition) for d in _definitions_of(task)):
-            task.internal_data["event_value"]["next"] = (_aware(now) - timedelta(seconds=1)).isoformat()
+            # Spiff compares with the machine clock, so the occurrence must be in the past for both clocks.
+            moment = min(_aware(now), spiff_timer.datetime.now(UTC)) - timedelta(seconds=1)
+            task.internal_data["event_value"]["next"] = moment.isoformat()
         else:
             task.internal_data["event_fired"] = True
         self.workflow.refresh_timers()
@@ -185,20 +212,38 @@ class Instance:
     def cancel(self) -> None:
         self.workflow.cancel()
 
-    def retry_failed(self) -> None:
-        """Run again the tasks that raised (after the data or diagram was mended)."""
-        for task in self.workflow.get_tasks(state=TaskState.ERROR):
-            task.run()
-        self.advance()
+    def retry_failed(self, variables: dict | None = None) -> None:
+        """Run again the tasks that raised, optionally with corrected variables."""
+        def rerun():
+            for task in self.workflow.get_tasks(state=TaskState.ERROR):
+                task.data.update(variables or {})
+                task.run()
+            self.workflow.do_engine_steps()
+
+        self._guarded(rerun)
 
     def advance(self) -> None:
         """Run automatic steps until everything waits (for people, jobs, timers or messages)."""
+        self._guarded(self.workflow.do_engine_steps)
+
+    def _guarded(self, step) -> None:
+        """Run a step; any failure becomes StepFailed naming the element and the real cause."""
         try:
-            self.workflow.do_engine_steps()
+            step()
         except WorkflowTaskException as exc:
-            raise StepFailed(exc.task.task_spec.bpmn_id or "", str(exc)) from exc
-        except WorkflowException as exc:
-            raise StepFailed("", str(exc)) from exc
+            raise StepFailed(exc.task.task_spec.bpmn_id or "", _reason(exc)) from exc
+        except Exception as exc:
+            raise StepFailed(self._failing_element(), _reason(exc)) from exc
+
+    def _failing_element(self) -> str:
+        """The task that raised, or a just-reached timer whose value could not be worked out."""
+        errored = self.workflow.get_tasks(state=TaskState.ERROR)
+        timers = [t for t in self.workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK)
+                  if "event_value" not in t.internal_data and t.parent is not None
+                  and t.parent.state == TaskState.COMPLETED
+                  and any(isinstance(d, TimerEventDefinition) for d in _definitions_of(t))]
+        found = errored or timers
+        return (found[0].task_spec.bpmn_id or "") if found else ""
 
     def _task(self, guid: str, state: int):
         try:
@@ -248,8 +293,10 @@ class Instance:
 
     def completed_by(self, element_ids) -> list[str]:
         """Who completed the user tasks with these element ids in this instance."""
-        return sorted({t.internal_data["completed_by"] for t in self.workflow.get_tasks(state=TaskState.COMPLETED)
-                       if t.task_spec.bpmn_id in element_ids and "completed_by" in t.internal_data})
+        # get_tasks(state=COMPLETED) skips completed tasks under unfinished ones (e.g. a boundary branch).
+        return sorted({t.internal_data["completed_by"] for t in self.workflow.get_tasks()
+                       if t.state == TaskState.COMPLETED and t.task_spec.bpmn_id in element_ids
+                       and "completed_by" in t.internal_data})
 
     def _user_task_view(self, task, now: datetime | None) -> UserTaskView:
         spec = task.task_spec
@@ -277,6 +324,15 @@ class Instance:
             delta = TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(value), start)
             return _naive_utc(start + delta)
         return _naive_utc(TimerEventDefinition.get_datetime(str(value)))
+
+
+def _reason(exc: Exception) -> str:
+    """The message plus the underlying error, e.g. "Error evaluating ... (NameError: name 'x' is not defined)"."""
+    message = str(exc).strip()
+    cause = exc.__cause__ or exc.__context__  # Spiff raises its wrapper inside `except`, without `from`
+    if cause is not None and str(cause) not in message:
+        message = f"{message} ({type(cause).__name__}: {cause})"
+    return message
 
 
 def _definitions_of(task) -> list:

@@ -9,6 +9,7 @@ from datetime import datetime
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.bpmn_spec_mixin import BpmnSpecMixin
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
 from SpiffWorkflow.camunda.parser import CamundaParser
@@ -31,6 +32,12 @@ SUPPORTED = {
     "intermediateThrowEvent", "boundaryEvent", "sequenceFlow", "subProcess", "laneSet", "textAnnotation",
     "association", "dataObject", "dataObjectReference", "dataStoreReference",
 }
+# Every BPMN flow node; those not in SUPPORTED are refused (documentation, incoming, ... are not flow nodes).
+FLOW_NODES = SUPPORTED | {
+    "complexGateway", "businessRuleTask", "sendTask", "callActivity", "transaction", "adHocSubProcess",
+    "implicitThrowEvent", "choreographyTask", "subChoreography", "callChoreography",
+}
+UNSUPPORTED = "is not supported by the engine"
 _ISO_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
 _ISO_CYCLE = re.compile(r"^R\d*/")
 
@@ -179,12 +186,11 @@ def lint(root, rules: Rules) -> list[Problem]:
 
 def _element_problems(element, process, lanes: dict, rules: Rules) -> list[Problem]:
     tag, element_id = etree.QName(element).localname, element.get("id", "")
-    parent = element.getparent()
-    is_flow_element = parent is process or etree.QName(parent).localname == "subProcess"
-    if is_flow_element and tag not in SUPPORTED:
-        return [Problem(element_id, f"{tag} is not supported by the engine")]
+    if tag in FLOW_NODES and tag not in SUPPORTED:
+        return [Problem(element_id, f"{tag} {UNSUPPORTED}")]
     checks = {"serviceTask": _service_task, "userTask": _user_task, "conditionExpression": _condition,
-              "timeDuration": _timer, "timeDate": _timer, "timeCycle": _timer}
+              "timeDuration": _timer, "timeDate": _timer, "timeCycle": _timer, "script": _script,
+              "boundaryEvent": _cycle_branch}
     check = checks.get(tag)
     return check(element, lanes, rules, process) if check else []
 
@@ -196,6 +202,53 @@ def _service_task(element, lanes, rules, process) -> list[Problem]:
     topic = element.get(f"{{{CAMUNDA_NS}}}topic") or ""
     if topic not in rules.topics:
         return [Problem(element_id, f"unknown topic {topic!r}; operations are: {', '.join(sorted(rules.topics))}")]
+    return _parameter_problems(element)
+
+
+def _parameter_problems(element) -> list[Problem]:
+    """A parameter is either plain text or one ${...} expression; `Paid ${amount}` would pass unchanged."""
+    problems = []
+    for parameter in element.iterfind(".//camunda:inputParameter", NS):
+        text = (parameter.text or "").strip()
+        name = parameter.get("name")
+        if "${" in text and not expressions.is_expression(text):
+            problems.append(Problem(element.get("id"), f"parameter {name} mixes text and ${{...}}; write one "
+                                                       f"expression instead, e.g. ${{'Paid ' + str(amount)}}"))
+        elif expressions.is_expression(text):
+            try:
+                expressions.check(expressions.camunda_to_python(text))
+            except expressions.ExpressionError as exc:
+                problems.append(Problem(element.get("id"), f"parameter {name}: {exc}"))
+    return problems
+
+
+def _script(element, lanes, rules, process) -> list[Problem]:
+    try:
+        expressions.check(element.text or "", "exec")
+    except expressions.ExpressionError as exc:
+        return [Problem(element.getparent().get("id", ""), f"script: {exc}")]
+    return []
+
+
+def _cycle_branch(element, lanes, rules, process) -> list[Problem]:
+    """A non-interrupting cycle timer must not open tasks for people: Spiff 3.2 drops them, unseen, when
+    the task it is attached to completes. Automatic steps (service tasks, e.g. a reminder mail) are fine."""
+    cycle = element.find("bpmn:timerEventDefinition/bpmn:timeCycle", NS)
+    if cycle is None or element.get("cancelActivity", "true").lower() != "false":
+        return []
+    flows = {f.get("id"): f for f in process.iter(f"{{{BPMN_NS}}}sequenceFlow")}
+    nodes = {n.get("id"): n for n in process.iter() if n.get("id")}
+    seen, todo = set(), [f.get("targetRef") for f in flows.values() if f.get("sourceRef") == element.get("id")]
+    while todo:
+        node_id = todo.pop()
+        if node_id in seen or node_id not in nodes:
+            continue
+        seen.add(node_id)
+        if etree.QName(nodes[node_id]).localname in ("userTask", "receiveTask", "manualTask"):
+            return [Problem(element.get("id"), "a non-interrupting cycle timer cannot open tasks for people "
+                                               f"(it leads to {node_id}); send a reminder with a service task, "
+                                               "or use a non-interrupting duration timer")]
+        todo += [f.get("targetRef") for f in flows.values() if f.get("sourceRef") == node_id]
     return []
 
 
@@ -252,9 +305,19 @@ def _is_iso_datetime(text: str) -> bool:
         return False
 
 
+def _is_iso_cycle(text: str) -> bool:
+    if not _ISO_CYCLE.match(text):
+        return False
+    try:
+        TimerEventDefinition.parse_iso_recurring_interval(text)
+        return True
+    except Exception:
+        return False
+
+
 _TIMER_FORMATS = {
     "timeDuration": lambda text: bool(_ISO_DURATION.match(text)),
-    "timeCycle": lambda text: bool(_ISO_CYCLE.match(text)),
+    "timeCycle": _is_iso_cycle,
     "timeDate": _is_iso_datetime,
 }
 
@@ -281,4 +344,6 @@ def spiff_problems(parser: LedgerParser, process_ids: list[str]) -> list[Problem
             parser.get_spec(process_id)
         except ValidationException as exc:
             problems.append(Problem(exc.id or process_id, exc.args[0].strip()))
+        except Exception as exc:
+            problems.append(Problem(process_id, f"cannot be read: {type(exc).__name__}: {exc}"))
     return problems

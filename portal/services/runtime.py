@@ -91,6 +91,8 @@ def _sync_human_tasks(row, instance, now) -> None:
     for guid, task in open_tasks.items():
         if guid not in ready:
             task.state = "cancelled"
+        elif task.excluded_users != ready[guid].excluded_users:  # someone finished a step it excludes
+            task.excluded_users = ready[guid].excluded_users
 
 
 def _sync_jobs(row, instance, now) -> None:

@@ -138,8 +138,6 @@ def test_unsupported_element(element):
     assert "not supported" in messages_for(found, "odd")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a businessRuleTask without camunda:decisionRef crashes Spiff's "
-                                       "DMN pre-scan with KeyError instead of InvalidDiagram")
 def test_business_rule_task_without_decision_ref_is_a_problem_not_a_crash():
     assert problem_ids(wrap(linear('<bpmn:businessRuleTask id="odd"/>'))) == ["odd"]
 
@@ -159,8 +157,6 @@ def test_good_timer_deploys(kind, text):
     compile_xml(_with_boundary_timer(kind, text))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: lint only checks that a timeCycle starts with R<n>/; the interval "
-                                       "after it is not validated, so R2/P2X deploys and fails at run time")
 def test_cycle_with_bad_interval_is_refused():
     assert problem_ids(_with_boundary_timer("timeCycle", "R2/P2X")) == ["late"]
 
@@ -206,9 +202,6 @@ def test_problems_from_the_engine_parser_are_included():
     assert problem_ids(wrap(SIGN)) == ["p"]  # no start event: found by Spiff, not by the lint
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: lint treats every child of a process/subProcess as a flow element, "
-                                       "so Modeler output (process documentation, a subProcess's "
-                                       "incoming/outgoing refs) is refused as 'not supported'")
 def test_modeler_output_with_documentation_and_subprocess_refs_deploys():
     body = """<bpmn:documentation>Pays suppliers.</bpmn:documentation>
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
@@ -226,8 +219,6 @@ def test_modeler_output_with_documentation_and_subprocess_refs_deploys():
     compile_xml(wrap(body))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: without rules, a file with no executable process raises IndexError "
-                                       "(keys[0]) instead of InvalidDiagram")
 def test_not_executable_without_rules_is_an_invalid_diagram():
     with pytest.raises(InvalidDiagram):
         engine.compile_definition(wrap(linear(SIGN), executable=False))

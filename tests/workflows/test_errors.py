@@ -79,8 +79,6 @@ def test_retry_with_nothing_failed_is_harmless():
     assert instance.dumps() == before
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: retry_failed() calls task.run() outside the try of advance(), so a "
-                                       "task that fails again raises a bare WorkflowTaskException, not StepFailed")
 def test_retry_that_fails_again_is_a_step_failure():
     instance, _ = _failed()
     instance = restored(instance)
@@ -89,9 +87,6 @@ def test_retry_that_fails_again_is_a_step_failure():
     assert info.value.element_id == "gw"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: StepFailed keeps only 'Error evaluating expression ...'; the cause "
-                                       "(NameError: name 'amount' is not defined) is lost, so nobody knows what "
-                                       "to mend")
 def test_step_failure_message_says_what_is_missing():
     _, failure = _failed()
     assert "amount" in failure.message.replace("'amount > 10000'", "") and "NameError" in failure.message

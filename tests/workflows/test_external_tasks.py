@@ -90,8 +90,6 @@ def test_a_result_missing_a_mapped_output_changes_nothing(instance):
     assert only(instance.external_tasks()).element_id == "note"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: output mapping uses the environment's evaluate (not the engine's), so a "
-                                       "result missing a mapped name raises a bare NameError, not StepFailed")
 def test_a_result_missing_a_mapped_output_is_a_step_failure(instance):
     with pytest.raises(engine.StepFailed) as info:
         instance.deliver(only(instance.external_tasks()).guid, {"rate": Decimal("1")})
@@ -104,8 +102,6 @@ def test_an_input_parameter_that_raises_fails_the_step_naming_the_task():
     assert info.value.element_id == "convert"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a parameter mixing text and ${...} (Camunda composite expression) is "
-                                       "passed on verbatim; it should be interpolated or refused at deploy")
 def test_composite_parameter_is_interpolated_or_refused():
     task = ('<bpmn:serviceTask id="note" camunda:type="external" camunda:topic="history.note">'
             '<bpmn:extensionElements><camunda:inputOutput>'
