@@ -20,6 +20,8 @@ DEFAULTS = {
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "REDIS_URL": None,
+    # None: service tasks run inside the step when there is no Redis, as RQ jobs after the commit otherwise.
+    "SERVICE_TASKS_INLINE": None,
     "BASE_CURRENCY": "USD",
     "PERMANENT_SESSION_LIFETIME": timedelta(minutes=30),
     "SESSION_REFRESH_EACH_REQUEST": True,

@@ -26,6 +26,8 @@ def app_config(**overrides) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}},
         "REDIS_URL": None,
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Tests exercise the job path (deferred, run after the commit) unless they ask for inline steps.
+        "SERVICE_TASKS_INLINE": False,
     }
     config.update(overrides)
     return config

@@ -40,6 +40,7 @@ def upgrade():
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('state', sa.Text(), nullable=False),
     sa.Column('serializer_version', sa.String(length=20), nullable=False),
+    sa.Column('waiting', sa.JSON(), nullable=False),
     sa.Column('row_version', sa.Integer(), nullable=False),
     sa.Column('started_by', sa.String(length=254), nullable=False),
     sa.Column('started_at', sa.DateTime(), nullable=True),

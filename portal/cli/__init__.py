@@ -24,6 +24,7 @@ def init_cli(app: Flask) -> None:
     for group in (users_cli, demo_cli, jobs_cli, workflows_cli):
         app.cli.add_command(group)
     app.cli.add_command(worker)
+    app.cli.add_command(scheduler)
 
 
 def run_use_case(use_case):
@@ -117,3 +118,17 @@ def check_jobs(timeout):
     if job.get_status() != "finished":
         raise click.ClickException(f"no worker finished the job within {timeout}s (status {job.get_status()})")
     click.echo(job.return_value())
+
+
+@click.command("scheduler")
+@click.option("--once", is_flag=True, help="Run every periodic job once and stop.")
+def scheduler(once):
+    """Run the periodic jobs (timer sweep, retries, ...) on their intervals."""
+    from portal.jobs import schedule
+
+    if once:
+        for name in schedule.run_due({}, time.monotonic()):
+            click.echo(f"ran: {name}")
+        return
+    click.echo("Scheduler running: " + ", ".join(f"{p.name} every {p.every_seconds}s" for p in schedule.PERIODIC))
+    schedule.loop()

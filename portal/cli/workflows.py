@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -27,15 +28,25 @@ def parse_var(text: str):
     return name.strip(), _value(raw)
 
 
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_DECIMAL = re.compile(r"^[+-]?\d+\.\d+$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
 def _value(raw: str):
-    lowered = raw.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for convert in (int, Decimal, date.fromisoformat):
+    """Only plain numerals become numbers: INF, NaN or 2026_001 stay text."""
+    text = raw.strip()
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if _INTEGER.match(text):
+        return int(text)
+    if _DECIMAL.match(text):
+        return Decimal(text)
+    if _DATE.match(text):
         try:
-            return convert(raw.strip())
-        except (ValueError, InvalidOperation):
-            continue
+            return date.fromisoformat(text)
+        except ValueError:
+            return raw
     return raw
 
 
@@ -135,7 +146,9 @@ def complete(task_id, email, variables, outcome):
 @click.option("--json", "as_json", is_flag=True)
 def show(instance_id, as_json):
     """Status, active elements, variables and history of an instance."""
-    data = runtime.describe(runtime.get(instance_id))
+    from portal.cli import run_use_case
+
+    data = run_use_case(lambda: runtime.describe(runtime.get(instance_id)))
     if as_json:
         _echo_json(data)
         return

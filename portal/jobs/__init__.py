@@ -29,7 +29,7 @@ def enqueue(func, *args, queue: str = "workflow", **options):
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; queues are {', '.join(QUEUES)}")
     if not current_app.config.get("REDIS_URL"):
-        return InlineJob(_resolve(func)(*args) if isinstance(func, str) else func(*args))
+        return InlineJob(resolve(func)(*args) if isinstance(func, str) else func(*args))
     return Queue(queue, connection=redis_connection()).enqueue(func, *args, **options)
 
 
@@ -70,6 +70,9 @@ def install_dispatch() -> None:
 
 
 def _dispatch(session) -> None:
+    # SQLAlchemy fires after_commit for a released SAVEPOINT too; only the real commit starts jobs.
+    if session.in_nested_transaction():
+        return
     for job_path, args, queue in outbox.take(session):
         enqueue(job_path, *args, queue=queue)
 
@@ -79,7 +82,7 @@ def _forget(session, previous_transaction) -> None:
         outbox.take(session)
 
 
-def _resolve(path: str):
+def resolve(path: str):
     module, _, name = path.rpartition(".")
     return getattr(importlib.import_module(module), name)
 

@@ -25,7 +25,7 @@ class ProcessDefinition(db.Model):
     key: Mapped[str] = mapped_column(String(120), index=True)
     version: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(200), default="")
-    bpmn_xml: Mapped[str] = mapped_column(Text)
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)  # compiled once per process, cached by id
     sha256: Mapped[str] = mapped_column(String(64))
     deployed_by: Mapped[str] = mapped_column(String(254), default="")
     deployed_at = mapped_column(Timestamp(), default=utcnow)
@@ -45,6 +45,9 @@ class ProcessInstance(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="running", index=True)
     state: Mapped[str] = mapped_column(Text)
     serializer_version: Mapped[str] = mapped_column(String(20))
+    # What the engine waited for at the last step (task guids, job guids, timer dues): lets a step write
+    # only the task/job/timer rows that changed, without reading them first.
+    waiting: Mapped[dict] = mapped_column(JSON, default=dict)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
     started_by: Mapped[str] = mapped_column(String(254), default="")
     started_at = mapped_column(Timestamp(), default=utcnow)

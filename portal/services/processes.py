@@ -67,6 +67,12 @@ def get(definition_id: int) -> ProcessDefinition:
     return found
 
 
+_compiled: dict[tuple[int, str], engine.Definition] = {}
+
+
 def compiled(definition: ProcessDefinition) -> engine.Definition:
-    """The parsed spec of a stored version (cached by content)."""
-    return engine.compile_definition(definition.bpmn_xml)
+    """The parsed spec of a stored version, cached by id and content (the XML is loaded only on a miss)."""
+    key = (definition.id, definition.sha256)
+    if key not in _compiled:
+        _compiled[key] = engine.compile_definition(definition.bpmn_xml)
+    return _compiled[key]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import joinedload
 
 from portal.errors import Conflict, NotFound
 from portal.extensions import db
@@ -42,7 +44,8 @@ def get(instance_id: int) -> ProcessInstance:
 
 def lock(instance_id: int) -> ProcessInstance:
     """The instance row, locked for this transaction (SELECT ... FOR UPDATE on PostgreSQL)."""
-    row = db.session.scalar(select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update())
+    row = db.session.scalar(select(ProcessInstance).where(ProcessInstance.id == instance_id)
+                            .options(joinedload(ProcessInstance.definition)).with_for_update(of=ProcessInstance))
     if row is None:
         raise NotFound(f"no process instance {instance_id}")
     return row
@@ -54,80 +57,104 @@ def load(row: ProcessInstance) -> engine.Instance:
 
 def act(row: ProcessInstance, instance: engine.Instance, action, now: datetime, *args) -> bool:
     """Run one engine action; a failure becomes an incident instead of an error. Then sync the rows."""
-    ok = True
+    ok, handled = True, set()
     try:
         action(*args)
     except StepFailed as exc:
         ok = False
-        row.status = "incident"
-        history(row, "failed", element_id=exc.element_id, details={"error": exc.message})
-    sync(row, instance, now)
+        incident(row, exc)
+    if ok and inline_service_tasks():
+        from portal.services import service_jobs  # the two modules call each other; import at use
+
+        handled = service_jobs.run_inline(row, instance, now)
+    sync(row, instance, now, handled)
     return ok
 
 
-def sync(row: ProcessInstance, instance: engine.Instance, now: datetime) -> None:
-    """Store the state and make task, job and timer rows match what the engine waits for."""
+def inline_service_tasks() -> bool:
+    """Run service tasks inside the step (embedded mode default) or as jobs after the commit (with Redis)."""
+    configured = current_app.config.get("SERVICE_TASKS_INLINE")
+    return not current_app.config.get("REDIS_URL") if configured is None else bool(configured)
+
+
+def incident(row: ProcessInstance, exc: StepFailed) -> None:
+    """Mark the instance as failed at an element, with the reason in its history."""
+    row.status = "incident"
+    history(row, "failed", element_id=exc.element_id, details={"error": exc.message})
+
+
+def sync(row: ProcessInstance, instance: engine.Instance, now: datetime, handled: set[str] = frozenset()) -> None:
+    """Store the state and bring task, job and timer rows in line with what the engine now waits for.
+
+    Only differences with the previous step (kept on the row) are written; nothing is read back.
+    """
+    db.session.flush()
     row.state = instance.dumps()
     row.serializer_version = serializer.VERSION
     if instance.is_completed and row.status == "running":
         row.status, row.ended_at = "completed", now
         history(row, "completed")
-    _sync_human_tasks(row, instance, now)
-    _sync_jobs(row, instance, now)
-    _sync_timers(row, instance)
+    before = row.waiting or {}
+    row.waiting = {
+        "tasks": _sync_human_tasks(row, instance, now, before.get("tasks", {})),
+        "jobs": _sync_jobs(row, instance, now, set(before.get("jobs", [])), handled),
+        "timers": _sync_timers(row, instance, before.get("timers", {})),
+    }
     db.session.flush()
 
 
-def _sync_human_tasks(row, instance, now) -> None:
-    open_tasks = {t.task_guid: t for t in _rows(HumanTask, row, HumanTask.state == "open")}
+def _sync_human_tasks(row, instance, now, known: dict) -> dict:
     ready = {view.guid: view for view in instance.user_tasks(now)}
     for guid, view in ready.items():
-        if guid not in open_tasks:
+        if guid not in known:
             db.session.add(HumanTask(
                 instance_id=row.id, task_guid=guid, element_id=view.element_id, name=view.name,
                 candidate_roles=view.candidate_roles, candidate_users=view.candidate_users,
                 excluded_users=view.excluded_users, assignee=view.assignee, due_at=view.due_at, form=view.form,
                 outcomes=view.outcomes))
-    for guid, task in open_tasks.items():
-        if guid not in ready:
-            task.state = "cancelled"
-        elif task.excluded_users != ready[guid].excluded_users:  # someone finished a step it excludes
-            task.excluded_users = ready[guid].excluded_users
+        elif known[guid] != view.excluded_users:  # someone finished a step this task excludes
+            _update(HumanTask, [guid], excluded_users=view.excluded_users)
+    gone = [guid for guid in known if guid not in ready]
+    if gone:
+        _update(HumanTask, gone, HumanTask.state == "open", state="cancelled")
+    return {guid: view.excluded_users for guid, view in ready.items()}
 
 
-def _sync_jobs(row, instance, now) -> None:
-    queued = {j.task_guid: j for j in _rows(ServiceJob, row, ServiceJob.state.in_(("queued", "incident")))}
+def _sync_jobs(row, instance, now, known: set, handled: set) -> list:
     started = {view.guid: view for view in instance.external_tasks()}
     for guid, view in started.items():
-        if guid not in queued and not _rows(ServiceJob, row, ServiceJob.task_guid == guid):
+        if guid not in known and guid not in handled:
             operation = operations.get(view.topic)
             job = ServiceJob(instance_id=row.id, task_guid=guid, element_id=view.element_id, topic=view.topic,
                              max_attempts=operation.max_attempts, next_attempt_at=now + JOB_LEASE)
             db.session.add(job)
             db.session.flush()
             outbox.defer(RUN_JOB, job.id, queue=operation.queue)
-    for guid, job in queued.items():
-        if guid not in started:
-            job.state = "cancelled"
+    gone = [guid for guid in known if guid not in started]
+    if gone:
+        _update(ServiceJob, gone, ServiceJob.state.in_(("queued", "incident")), state="cancelled")
+    return sorted(started)
 
 
-def _sync_timers(row, instance) -> None:
-    stored = {t.task_guid: t for t in _rows(WorkflowTimer, row)}
+def _sync_timers(row, instance, known: dict) -> dict:
     waiting = {view.guid: view for view in instance.timers()}
     for guid, view in waiting.items():
-        timer = stored.get(guid)
-        if timer is None:
+        if guid not in known:
             db.session.add(WorkflowTimer(instance_id=row.id, task_guid=guid, element_id=view.element_id,
                                          due_at=view.due_at))
-        elif timer.due_at != view.due_at:  # a cycle moved on to its next occurrence
-            timer.due_at, timer.fired_at = view.due_at, None
-    for guid, timer in stored.items():
-        if guid not in waiting:
-            db.session.delete(timer)
+        elif known[guid] != view.due_at.isoformat():  # a cycle moved on to its next occurrence
+            _update(WorkflowTimer, [guid], due_at=view.due_at, fired_at=None)
+    gone = [guid for guid in known if guid not in waiting]
+    if gone:
+        db.session.execute(delete(WorkflowTimer).where(WorkflowTimer.task_guid.in_(gone)))
+    return {guid: view.due_at.isoformat() for guid, view in waiting.items()}
 
 
-def _rows(model, row, *where):
-    return list(db.session.scalars(select(model).where(model.instance_id == row.id, *where)))
+def _update(model, guids: list, *where, **values) -> None:
+    statement = update(model).where(model.task_guid.in_(guids), *where).values(**values)
+    if model is HumanTask:  # a task shown before this change must answer 409 when completed
+        statement = statement.values(version=HumanTask.version + 1)
+    db.session.execute(statement, execution_options={"synchronize_session": "fetch"})
 
 
 def history(row: ProcessInstance, kind: str, element_id: str = "", actor: str = "", details: dict | None = None):

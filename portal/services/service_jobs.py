@@ -15,6 +15,7 @@ from portal.models.types import utcnow
 from portal.services import outbox, runtime
 from portal.services.operations import OperationContext
 from workflows import operations
+from workflows.engine import StepFailed
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +34,54 @@ def run(job_id: int, now: datetime | None = None) -> str:
         return "skipped"
     operation = operations.get(job.topic)
     job.attempts += 1
-    context = OperationContext(row.id, row.business_key, job.element_id, job.idempotency_key, job.attempts)
     try:
-        with db.session.begin_nested():  # a failing handler leaves none of its writes behind
-            result = _handler(operation)(dict(view.params), context) or {}
-    except Exception as exc:
+        result = _call(operation, row, view, job.attempts)
+    except Exception as exc:  # any failure of an operation is retried, then an incident
         return _failed(job, row, operation, exc, now)
     job.state, job.finished_at, job.last_error = "done", now, ""
-    runtime.history(row, "service_task_run", job.element_id, details={"topic": job.topic, "attempt": job.attempts})
     runtime.act(row, instance, instance.deliver, now, job.task_guid, result)
     return "done"
+
+
+MAX_INLINE_STEPS = 100  # a diagram looping through service tasks alone goes on through the job table
+
+
+def run_inline(row, instance, now: datetime) -> set[str]:
+    """Embedded mode: run waiting service tasks now, in memory and in this transaction.
+
+    A failure is handed to the job table (retried by the sweep, then an incident); returns those task guids.
+    """
+    handed_over: set[str] = set()
+    for _ in range(MAX_INLINE_STEPS):
+        pending = [view for view in instance.external_tasks() if view.guid not in handed_over]
+        if not pending:
+            break
+        view, operation = pending[0], operations.get(pending[0].topic)
+        try:
+            result = _call(operation, row, view, 1)
+        except Exception as exc:  # as in run(): retried later, then an incident
+            job = ServiceJob(instance_id=row.id, task_guid=view.guid, element_id=view.element_id, topic=view.topic,
+                             max_attempts=operation.max_attempts, attempts=1)
+            db.session.add(job)
+            _failed(job, row, operation, exc, now)
+            handed_over.add(view.guid)
+            continue
+        try:
+            instance.deliver(view.guid, result)
+        except StepFailed as exc:
+            runtime.incident(row, exc)
+            break
+    return handed_over
+
+
+def _call(operation, row, view, attempt: int) -> dict:
+    """Run an operation's handler; a failing handler leaves none of its own writes behind (savepoint)."""
+    context = OperationContext(row.id, row.business_key, view.element_id, f"ledgerflow-{row.id}-{view.guid}",
+                               attempt)
+    with db.session.begin_nested():
+        result = _handler(operation)(dict(view.params), context) or {}
+    runtime.history(row, "service_task_run", view.element_id, details={"topic": operation.topic, "attempt": attempt})
+    return result
 
 
 def _failed(job: ServiceJob, row, operation, exc: Exception, now: datetime) -> str:

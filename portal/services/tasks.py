@@ -104,6 +104,8 @@ def complete(task_id: int, user: User, values: dict, expected_version: int | Non
              outcome: str | None = None, now: datetime | None = None) -> HumanTask:
     """Complete a task with its form values; 409 if it changed since shown, 403 if the user may not."""
     now = now or utcnow()
+    # Lock order everywhere: the instance first, then its task rows (the sweep and cancel do the same).
+    row = runtime.lock(get(task_id).instance_id)
     task = _lock(task_id)
     if expected_version is not None and task.version != expected_version:
         raise Conflict("the task changed since you opened it; reload and try again")
@@ -115,7 +117,6 @@ def complete(task_id: int, user: User, values: dict, expected_version: int | Non
         raise ValidationError("outcome", f"choose one of {', '.join(task.outcomes)}")
     if outcome:
         data["outcome"] = outcome
-    row = runtime.lock(task.instance_id)
     instance = runtime.load(row)
     task.state, task.outcome, task.completed_by, task.completed_at = "completed", outcome, user.email, now
     runtime.history(row, "task_completed", task.element_id, user.email, {"outcome": outcome} if outcome else {})
@@ -124,7 +125,8 @@ def complete(task_id: int, user: User, values: dict, expected_version: int | Non
 
 
 def _lock(task_id: int) -> HumanTask:
-    task = db.session.scalar(select(HumanTask).where(HumanTask.id == task_id).with_for_update())
+    task = db.session.scalar(select(HumanTask).where(HumanTask.id == task_id).with_for_update()
+                             .execution_options(populate_existing=True))
     if task is None:
         raise NotFound(f"no task {task_id}")
     return task

@@ -1,0 +1,251 @@
+"""Workflow throughput on PostgreSQL: N complete approvals (3 user tasks, 2 service tasks) through the same
+service functions the web uses, jobs inline and through Redis + worker processes, next to raw SpiffWorkflow
+in memory (serialize + deserialize at every wait state); and whether a step's cost grows with a long loop.
+
+    .venv/bin/python bench/workflow_throughput.py [--approvals 300] [--workers 2]
+
+Needs PostgreSQL (BENCH_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test, a scratch
+database is created and dropped) and, for the RQ part, Redis (BENCH_REDIS_URL, default db 14, flushed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+SECRET = "bench-secret-key-0123456789abcdef"
+APPROVAL = (ROOT / "bench" / "approval.bpmn").read_text()
+LOOP = (ROOT / "bench" / "loop.bpmn").read_text()
+USER_STEPS = ("prepare", "review", "approve")
+
+
+@contextmanager
+def scratch_database():
+    base = make_url(POSTGRES)
+    name = f"ledgerflow_bench_{uuid.uuid4().hex[:8]}"
+    libpq = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(libpq, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(libpq, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_app(url: str, redis_url: str | None):
+    from portal import create_app
+
+    return create_app({"LEDGERFLOW_ENV": "testing", "SECRET_KEY": SECRET, "SQLALCHEMY_DATABASE_URI": url,
+                       "REDIS_URL": redis_url, "RATELIMIT_STORAGE_URI": "memory://"})
+
+
+def prepare_database(app) -> dict:
+    from flask_migrate import upgrade
+
+    from portal.extensions import db
+    from portal.services import processes, users
+
+    with app.app_context():
+        upgrade()
+        people = {role: users.create_user(f"{role}@bench.example", "bench-password-1", [role],
+                                          with_authenticator=False).id
+                  for role in ("accountant", "reviewer", "approver")}
+        processes.deploy(APPROVAL, "bench")
+        processes.deploy(LOOP, "bench")
+        db.session.commit()
+    return people
+
+
+# ---------------------------------------------------------------------------------------------- raw Spiff
+
+def raw_spiff(n: int) -> dict:
+    from workflows import engine
+
+    definition = engine.compile_definition(APPROVAL)
+    steps, started = [], time.perf_counter()
+    for _ in range(n):
+        t0 = time.perf_counter()
+        state = engine.Instance.start(definition, {}).dumps()
+        steps.append(time.perf_counter() - t0)
+        while True:
+            t0 = time.perf_counter()
+            instance = engine.Instance.load(definition, state)
+            if instance.is_completed:
+                break
+            external = instance.external_tasks()
+            if external:
+                instance.deliver(external[0].guid, {})
+            else:
+                instance.complete_user_task(instance.user_tasks()[0].guid, {}, "bench")
+            state = instance.dumps()
+            steps.append(time.perf_counter() - t0)
+    return summary(n, time.perf_counter() - started, steps)
+
+
+# ---------------------------------------------------------------------------------------------- portal
+
+def open_task(instance_id: int, element_id: str):
+    from portal.extensions import db
+    from portal.models import HumanTask
+
+    return db.session.scalar(select(HumanTask).where(HumanTask.instance_id == instance_id,
+                                                     HumanTask.element_id == element_id, HumanTask.state == "open"))
+
+
+def complete_step(instance_id: int, element_id: str, user_id: int) -> None:
+    """What the inbox does: one request = one use case = one transaction."""
+    from portal.extensions import db
+    from portal.models import User
+    from portal.services import tasks
+
+    tasks.complete(open_task(instance_id, element_id).id, db.session.get(User, user_id), {})
+    db.session.commit()
+
+
+def inline(app, people: dict, n: int) -> dict:
+    from portal.extensions import db
+    from portal.services import runtime
+
+    steps, started = [], time.perf_counter()
+    with app.app_context():
+        for i in range(n):
+            t0 = time.perf_counter()
+            instance_id = runtime.start("bench_approval", f"INL-{i}").id
+            db.session.commit()
+            steps.append(time.perf_counter() - t0)
+            for element, role in zip(USER_STEPS, ("accountant", "reviewer", "approver"), strict=True):
+                t0 = time.perf_counter()
+                complete_step(instance_id, element, people[role])  # the next service job runs after the commit
+                steps.append(time.perf_counter() - t0)
+            db.session.remove()
+    return summary(n, time.perf_counter() - started, steps)
+
+
+def wait_for(instance_ids: list[int], element: str | None, timeout: float = 300) -> None:
+    """Until every instance has its `element` task open (or is completed when element is None)."""
+    from sqlalchemy import func
+
+    from portal.extensions import db
+    from portal.models import HumanTask, ProcessInstance
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db.session.rollback()  # a fresh snapshot
+        if element is None:
+            done = db.session.scalar(select(func.count()).where(ProcessInstance.id.in_(instance_ids),
+                                                                 ProcessInstance.status == "completed"))
+        else:
+            done = db.session.scalar(select(func.count()).where(HumanTask.instance_id.in_(instance_ids),
+                                                                 HumanTask.element_id == element,
+                                                                 HumanTask.state == "open"))
+        if done == len(instance_ids):
+            return
+        time.sleep(0.005)
+    raise TimeoutError(f"workers did not finish ({element or 'completion'})")
+
+
+def through_rq(app, url: str, people: dict, n: int, workers: int) -> dict:
+    """All instances advance together; service tasks run on `workers` real `flask worker` processes."""
+    from redis import Redis
+
+    from portal.extensions import db
+    from portal.services import runtime
+
+    Redis.from_url(REDIS).flushdb()
+    env = {**os.environ, "LEDGERFLOW_ENV": "testing", "SECRET_KEY": SECRET, "DATABASE_URL": url, "REDIS_URL": REDIS}
+    flask = str(Path(sys.executable).with_name("flask"))
+    procs = [subprocess.Popen([flask, "--app", "wsgi", "worker"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for _ in range(workers)]
+    time.sleep(3)  # let the workers import the app
+    latencies = []
+    try:
+        with app.app_context():
+            started = time.perf_counter()
+            ids = []
+            for i in range(n):
+                ids.append(runtime.start("bench_approval", f"RQ-{i}").id)
+                db.session.commit()
+            for element, role, after in (("prepare", "accountant", "review"), ("review", "reviewer", "approve"),
+                                         ("approve", "approver", None)):
+                t0 = time.perf_counter()
+                for instance_id in ids:
+                    complete_step(instance_id, element, people[role])
+                wait_for(ids, after)
+                latencies.append((time.perf_counter() - t0) / n)
+            elapsed = time.perf_counter() - started
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+    result = summary(n, elapsed, latencies)
+    result["note"] = "per step = wall time of a phase / instances (pipelined across workers)"
+    return result
+
+
+def loop_growth(app, people: dict, rounds: int = 200) -> dict:
+    from portal.extensions import db
+    from portal.models import User
+    from portal.services import runtime, tasks
+
+    timings = []
+    with app.app_context():
+        instance_id = runtime.start("bench_loop", "LOOP", {"limit": rounds, "rounds": 0}).id
+        db.session.commit()
+        for i in range(1, rounds + 1):
+            t0 = time.perf_counter()
+            task = open_task(instance_id, "step")
+            tasks.complete(task.id, db.session.get(User, people["reviewer"]), {"rounds": str(i)})
+            db.session.commit()
+            timings.append(time.perf_counter() - t0)
+        status = runtime.get(instance_id).status
+    first, last = timings[:20], timings[-20:]
+    return {"rounds": rounds, "first_20_ms": ms(statistics.mean(first)), "last_20_ms": ms(statistics.mean(last)),
+            "status": status}
+
+
+# ---------------------------------------------------------------------------------------------- output
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def summary(n: int, elapsed: float, steps: list[float]) -> dict:
+    ordered = sorted(steps)
+    return {"approvals": n, "seconds": round(elapsed, 2), "approvals_per_second": round(n / elapsed, 1),
+            "step_ms_median": ms(statistics.median(ordered)), "step_ms_p95": ms(ordered[int(len(ordered) * 0.95)])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--approvals", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    print(f"raw SpiffWorkflow, in memory, save/load at every wait state: {raw_spiff(args.approvals)}")
+    with scratch_database() as url:
+        people = prepare_database(make_app(url, None))
+        print(f"portal services, PostgreSQL, jobs inline: {inline(make_app(url, None), people, args.approvals)}")
+        rq = through_rq(make_app(url, REDIS), url, people, args.approvals, args.workers)
+        print(f"portal services, PostgreSQL, Redis + {args.workers} `flask worker` processes: {rq}")
+        print(f"step cost along a 200-round loop: {loop_growth(make_app(url, None), people)}")
+
+
+if __name__ == "__main__":
+    main()
