@@ -1,0 +1,62 @@
+"""Embedded mode (no Redis): service tasks run inside the step; a failure goes to the job table."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import HistoryEvent, HumanTask, ServiceJob
+from portal.models.types import utcnow
+from portal.services import processes, runtime, tasks, timers
+from tests.factories import ExchangeRateFactory
+
+APPROVAL = (Path(__file__).parent / "data" / "workflows" / "approval.bpmn").read_text()
+
+
+@pytest.fixture
+def inline(app):
+    app.config["SERVICE_TASKS_INLINE"] = None  # the real default: inline when there is no REDIS_URL
+    yield
+    app.config["SERVICE_TASKS_INLINE"] = False
+
+
+def start_and_prepare(make_user, amount="20000"):
+    processes.deploy(APPROVAL, "test")
+    row = runtime.start("approval", "PF-1", {"currency": "EUR", "on": date(2026, 11, 2)})
+    prepare = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == row.id))
+    tasks.complete(prepare.id, make_user("accountant"), {"amount": amount}, now=utcnow())
+    return row
+
+
+def open_elements(row) -> list[str]:
+    return list(db.session.scalars(select(HumanTask.element_id).where(HumanTask.instance_id == row.id,
+                                                                      HumanTask.state == "open")))
+
+
+def test_the_service_task_runs_inside_the_step(inline, make_user):
+    ExchangeRateFactory(currency="EUR", rate_date=date(2026, 11, 1))
+    row = start_and_prepare(make_user)
+    # no commit yet: the conversion already ran, in this transaction
+    assert open_elements(row) == ["review"]
+    assert db.session.scalars(select(ServiceJob).where(ServiceJob.instance_id == row.id)).all() == []
+    assert runtime.load(row).variables()["base_amount"] > 0
+    kinds = [e.kind for e in db.session.scalars(select(HistoryEvent).where(HistoryEvent.instance_id == row.id))]
+    assert "service_task_run" in kinds
+
+
+def test_a_failing_operation_goes_to_the_job_table_and_is_retried_by_the_sweep(inline, make_user):
+    row = start_and_prepare(make_user)  # no EUR rate: fx.convert fails
+    job = db.session.scalar(select(ServiceJob).where(ServiceJob.instance_id == row.id))
+    assert (job.state, job.attempts) == ("queued", 1) and "no EUR exchange rate" in job.last_error
+    assert open_elements(row) == [] and row.status == "running"
+    db.session.commit()
+    ExchangeRateFactory(currency="EUR", rate_date=date(2026, 11, 1))
+    timers.sweep(job.next_attempt_at + timedelta(seconds=1))
+    db.session.commit()  # the retry runs after the commit, in-process
+    db.session.expire_all()
+    assert db.session.get(ServiceJob, job.id).state == "done"
+    assert open_elements(row) == ["review"]
