@@ -106,3 +106,45 @@ def test_customer_sees_its_own_company(live_url, page):
     assert page.locator("text=C-2026-001").is_visible()
     assert page.locator("text=C-2026-002").count() == 0
     shot(page, "customer-portal")
+
+
+def sign_in_with_authenticator(page, base: str, email: str, password: str) -> None:
+    """Password, then enroll the authenticator (first sign-in) and type its current code."""
+    sign_in(page, base, email, password)
+    page.wait_for_url("**/login/enroll")
+    secret = page.inner_text("#totp-secret").replace(" ", "")
+    page.fill("input[name=code]", pyotp.TOTP(secret).now())
+    page.click("button[type=submit]")
+    page.wait_for_url("**/dashboard")
+
+
+def test_reviewer_claims_and_completes_a_task_from_the_inbox(live_url, page):
+    sign_in_with_authenticator(page, live_url, "reviewer@ledgerflow.example", "demo-reviewer-pass")
+    page.click("text=Tasks")
+    page.click("text=Group queue")
+    assert page.locator("#task-table", has_text="DEMO-2").is_visible()
+    shot(page, "inbox-queue")
+    page.click("#task-table >> text=Review")
+    page.click("button:has-text('Claim')")
+    assert page.locator("text=You have claimed the task.").is_visible()
+    assert page.locator("text=base_amount").is_visible()  # the service task's result is in the case data
+    shot(page, "task-detail")
+    page.click("#task-form button[type=submit]")
+    page.wait_for_url("**/tasks/")
+    assert page.locator("text=Done: Review.").is_visible()
+
+
+def test_analyst_checks_a_diagram_and_admin_sees_the_instance(live_url, page):
+    sign_in_with_authenticator(page, live_url, "analyst@ledgerflow.example", "demo-analyst-pass")
+    page.goto(f"{live_url}/admin/processes/")
+    page.click("text=Edit")
+    page.wait_for_selector(".djs-element")
+    page.click("#validate")
+    page.wait_for_selector("#status.alert-success")
+    assert "No problems found." in page.inner_text("#status")
+    shot(page, "bpmn-editor")
+    page.goto(f"{live_url}/admin/instances/")
+    page.click("a[title='View Record']")
+    page.wait_for_selector("#diagram[data-ready=true]")
+    assert page.locator(".lf-completed").count() >= 2 and page.locator(".lf-active").count() >= 1
+    shot(page, "instance-view")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -13,6 +14,8 @@ from portal.models import (
     CustomerContact,
     ExchangeRate,
     FixedLineItem,
+    HumanTask,
+    ProcessInstance,
     Project,
     RateCard,
     RateCardItem,
@@ -20,7 +23,7 @@ from portal.models import (
 )
 from portal.models.user import CUSTOMER, ROLE_CATALOG
 from portal.money import D
-from portal.services import masterdata, users
+from portal.services import masterdata, processes, runtime, tasks, users
 
 DEMO_DOMAIN = "ledgerflow.example"
 
@@ -80,8 +83,25 @@ def seed() -> list[tuple[str, str, str]]:
     logins = [_user(role) for role in ROLE_CATALOG if role != CUSTOMER]
     logins += [_user(CUSTOMER, customer_code=code) for code, *_ in CUSTOMERS]
     _projects()
+    _workflows()
     db.session.flush()
     return logins
+
+
+DEMO_PROCESS = Path(__file__).resolve().parents[2] / "workflows" / "definitions" / "approval.bpmn"
+
+
+def _workflows():
+    """The sample approval process, with one case waiting for an accountant and one for a reviewer."""
+    processes.deploy(DEMO_PROCESS.read_text(encoding="utf-8"), "demo seed")
+    variables = {"currency": "EUR", "on": date(2026, 11, 2)}
+    for key in ("DEMO-1", "DEMO-2"):
+        if _find(ProcessInstance, business_key=key) is None:
+            row = runtime.start("approval", key, variables, started_by="demo seed")
+            if key == "DEMO-2":
+                accountant = _find(User, email=demo_email("accountant"))
+                prepare = _find(HumanTask, instance_id=row.id, element_id="prepare")
+                tasks.complete(prepare.id, accountant, {"amount": "12500", "note": "November support"})
 
 
 def _find(model, **key):
