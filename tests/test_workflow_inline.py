@@ -60,3 +60,25 @@ def test_a_failing_operation_goes_to_the_job_table_and_is_retried_by_the_sweep(i
     db.session.expire_all()
     assert db.session.get(ServiceJob, job.id).state == "done"
     assert open_elements(row) == ["review"]
+
+
+def test_four_eyes_holds_after_the_engine_compacted_the_history(app, make_user):
+    """80 rounds compact the preparer's step out of the engine state; the task rows still exclude them."""
+    preparer, reviewer = make_user("accountant"), make_user("reviewer")
+    processes.deploy((Path(__file__).parent / "data" / "workflows" / "long_loop.bpmn").read_text(), "test")
+    row = runtime.start("long_loop", "LOOP-1", {"limit": 80, "rounds": 0})
+
+    def open_task():
+        return db.session.scalar(select(HumanTask).where(HumanTask.instance_id == row.id, HumanTask.state == "open"))
+
+    tasks.complete(open_task().id, preparer, {})
+    for i in range(1, 81):
+        tasks.complete(open_task().id, reviewer, {"rounds": str(i)})
+    assert "prepare" not in {t.task_spec.bpmn_id for t in runtime.load(row).workflow.tasks.values()}
+    approve = open_task()
+    assert approve.element_id == "approve" and approve.excluded_users == [preparer.email]
+    from portal.errors import Forbidden
+
+    with pytest.raises(Forbidden, match="four-eyes"):
+        tasks.complete(approve.id, preparer, {})
+    assert "prepare" in runtime.describe(row)["markers"]["completed"]

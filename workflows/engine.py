@@ -79,6 +79,7 @@ class UserTaskView:
     form: list[dict]
     excluded_users: list[str] = field(default_factory=list)
     outcomes: list[str] = field(default_factory=list)
+    four_eyes_elements: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,29 @@ class Instance:
     def cancel(self) -> None:
         self.workflow.cancel()
 
+    def compact(self, longer_than: int = 60, keep: int = 20) -> int:
+        """Drop completed straight-line history above the work still to do; returns how many tasks went.
+
+        SpiffWorkflow keeps every completed task, so loading, stepping and saving a long-running (looping)
+        instance would grow with its age. Only a chain where each task is completed and has a single child
+        is cut (nothing branches or waits there), the root and start task stay, and the last `keep` tasks of
+        the chain stay too. Who did what is kept by the caller (history, task rows), not here.
+        """
+        chain, node = [], self.workflow.task_tree
+        while node.state == TaskState.COMPLETED and len(node._children) == 1:
+            chain.append(node)
+            node = node.children[0]
+        if len(chain) <= longer_than:
+            return 0
+        start, first_kept, removed = chain[1], chain[-keep], chain[2:-keep]
+        for task in removed:
+            self.workflow.tasks.pop(task.id, None)
+            self.workflow.subprocesses.pop(task.id, None)
+        first_kept.data = dict(first_kept.data)  # kept whole: its parent's data is gone
+        start._children = [first_kept.id]
+        first_kept._parent = start.id
+        return len(removed)
+
     def retry_failed(self, variables: dict | None = None) -> None:
         """Run again the tasks that raised, optionally with corrected variables."""
         def rerun():
@@ -308,7 +332,8 @@ class Instance:
             candidate_roles=[self._resolve(task, r) for r in roles],
             candidate_users=[self._resolve(task, u) for u in spec.candidate_users],
             assignee=self._resolve(task, spec.assignee), due_at=self._due(task, spec.due_date, now),
-            form=_form(spec), excluded_users=self.completed_by(four_eyes) if four_eyes else [], outcomes=outcomes)
+            form=_form(spec), excluded_users=self.completed_by(four_eyes) if four_eyes else [], outcomes=outcomes,
+            four_eyes_elements=four_eyes)
 
     def _resolve(self, task, text):
         if text and expressions.is_expression(text):

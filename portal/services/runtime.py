@@ -89,6 +89,7 @@ def sync(row: ProcessInstance, instance: engine.Instance, now: datetime, handled
     Only differences with the previous step (kept on the row) are written; nothing is read back.
     """
     db.session.flush()
+    instance.compact()  # long-running instances keep a bounded state; history lives in our tables
     row.state = instance.dumps()
     row.serializer_version = serializer.VERSION
     if instance.is_completed and row.status == "running":
@@ -105,19 +106,31 @@ def sync(row: ProcessInstance, instance: engine.Instance, now: datetime, handled
 
 def _sync_human_tasks(row, instance, now, known: dict) -> dict:
     ready = {view.guid: view for view in instance.user_tasks(now)}
+    excluded = {guid: _excluded_users(row, view) for guid, view in ready.items()}
     for guid, view in ready.items():
         if guid not in known:
             db.session.add(HumanTask(
                 instance_id=row.id, task_guid=guid, element_id=view.element_id, name=view.name,
                 candidate_roles=view.candidate_roles, candidate_users=view.candidate_users,
-                excluded_users=view.excluded_users, assignee=view.assignee, due_at=view.due_at, form=view.form,
+                excluded_users=excluded[guid], assignee=view.assignee, due_at=view.due_at, form=view.form,
                 outcomes=view.outcomes))
-        elif known[guid] != view.excluded_users:  # someone finished a step this task excludes
-            _update(HumanTask, [guid], excluded_users=view.excluded_users)
+        elif known[guid] != excluded[guid]:  # someone finished a step this task excludes
+            _update(HumanTask, [guid], excluded_users=excluded[guid])
     gone = [guid for guid in known if guid not in ready]
     if gone:
         _update(HumanTask, gone, HumanTask.state == "open", state="cancelled")
-    return {guid: view.excluded_users for guid, view in ready.items()}
+    return excluded
+
+
+def _excluded_users(row, view) -> list[str]:
+    """Four-eyes: who completed the named steps, from the engine and from our task rows (which outlive
+    the engine's compacted history)."""
+    if not view.four_eyes_elements:
+        return view.excluded_users
+    done = db.session.scalars(select(HumanTask.completed_by).where(
+        HumanTask.instance_id == row.id, HumanTask.element_id.in_(view.four_eyes_elements),
+        HumanTask.state == "completed"))
+    return sorted({*view.excluded_users, *(email for email in done if email)})
 
 
 def _sync_jobs(row, instance, now, known: set, handled: set) -> list:
@@ -194,14 +207,26 @@ def cancel(instance_id: int, by: str, now: datetime | None = None) -> ProcessIns
     return row
 
 
+DONE_EVENTS = ("task_completed", "service_task_run", "timer_fired", "message_received")
+
+
+def _markers(instance: engine.Instance, events) -> dict:
+    """The engine's markers, plus what the history says was done (the engine forgets compacted steps)."""
+    markers = instance.markers()
+    busy = set(markers["active"]) | set(markers["failed"])
+    done = {e.element_id for e in events if e.kind in DONE_EVENTS and e.element_id} - busy
+    markers["completed"] = sorted(set(markers["completed"]) | done)
+    return markers
+
+
 def describe(row: ProcessInstance) -> dict:
     """Status, active elements, variables and history of an instance (for the CLI and the instance view)."""
     instance = load(row)
-    events = db.session.scalars(select(HistoryEvent).where(HistoryEvent.instance_id == row.id)
-                                .order_by(HistoryEvent.id))
+    events = list(db.session.scalars(select(HistoryEvent).where(HistoryEvent.instance_id == row.id)
+                                     .order_by(HistoryEvent.id)))
     return {
         "id": row.id, "process": row.definition.key, "version": row.definition.version,
-        "business_key": row.business_key, "status": row.status, "markers": instance.markers(),
+        "business_key": row.business_key, "status": row.status, "markers": _markers(instance, events),
         "variables": instance.variables(),
         "history": [{"at": e.occurred_at.isoformat(timespec="seconds"), "kind": e.kind, "element": e.element_id,
                      "actor": e.actor, "details": e.details} for e in events],
