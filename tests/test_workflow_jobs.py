@@ -37,7 +37,6 @@ from tests.workflow_helpers import (
     kinds,
     libpq,
     open_elements,
-    open_task,
     path,
     postgres_app,
     read,
@@ -107,11 +106,6 @@ def test_running_a_job_twice_runs_the_operation_once():
     assert (service_jobs.get(job.id).state, service_jobs.get(job.id).attempts) == ("done", 1)
 
 
-SAVEPOINT_BUG = ("BUG: portal.jobs._dispatch listens to Session after_commit, which SQLAlchemy also fires when a "
-                 "SAVEPOINT is released, so jobs deferred earlier in the transaction start before the real commit")
-
-
-@pytest.mark.xfail(strict=True, reason=SAVEPOINT_BUG)
 def test_releasing_a_savepoint_does_not_dispatch_deferred_jobs():
     deploy("note_only.bpmn")
     row = runtime.start("note_only", "N-3", now=T0)
@@ -121,7 +115,6 @@ def test_releasing_a_savepoint_does_not_dispatch_deferred_jobs():
     assert events(row.id, "note") == [] and jobs_of(row.id)[0].state == "queued"
 
 
-@pytest.mark.xfail(strict=True, reason=SAVEPOINT_BUG + " (here: StaleDataError on the instance row)")
 def test_a_job_run_in_the_transaction_that_queued_it_runs_once():
     deploy("note_only.bpmn")
     row = runtime.start("note_only", "N-4", now=T0)
@@ -160,6 +153,38 @@ def test_jobs_of_a_cancelled_instance_are_not_run():
     assert events(row.id, "note") == [] and "service_task_run" not in kinds(row.id)
 
 
+# ---------------------------------------------------------------------------- embedded mode: inside the step
+
+@pytest.fixture
+def inline(app, monkeypatch):
+    """Embedded mode's default: service tasks run inside the step that reaches them (no job row on success)."""
+    monkeypatch.setitem(app.config, "SERVICE_TASKS_INLINE", True)
+
+
+def test_inline_service_tasks_run_inside_the_step(inline, make_user):
+    eur_rate()
+    deploy("approval.bpmn")
+    row = runtime.start("approval", "IN-1", {"currency": "EUR", "on": date(2026, 11, 2)}, now=T0)
+    preparer = make_user("accountant")
+    tasks.complete(db.session.scalars(select(HumanTask.id).where(HumanTask.instance_id == row.id)).one(),
+                   preparer, {"amount": "20000"}, now=T0)
+    assert open_elements(row.id) == ["review"] and jobs_of(row.id) == []  # no commit needed, no job row
+    assert runtime.describe(instance(row.id))["variables"]["base_amount"] == Decimal("21690.00")
+    assert [(e.element_id, e.details["attempt"]) for e in events(row.id, "service_task_run")] == [("convert", 1)]
+
+
+def test_an_inline_failure_is_handed_to_the_job_table_and_the_sweep(inline):
+    row, job = start_convert()  # no EUR rate: the inline try fails, the job table takes over
+    assert (job.state, job.attempts, job.next_attempt_at) == ("queued", 1, T0 + timedelta(seconds=10))
+    assert [e.details["attempt"] for e in events(row.id, "retried")] == [1] and open_elements(row.id) == []
+    eur_rate()
+    assert timers.sweep(now=T0 + timedelta(seconds=9))["jobs_queued"] == 0
+    assert timers.sweep(now=T0 + timedelta(seconds=10))["jobs_queued"] == 1
+    commit()
+    job = service_jobs.get(job.id)
+    assert (job.state, job.attempts) == ("done", 2) and open_elements(row.id) == ["check"]
+
+
 # ---------------------------------------------------------------------------- real PostgreSQL and Redis
 
 @pytest.fixture
@@ -186,25 +211,26 @@ def test_cli_and_a_real_worker_run_approval_on_postgres(seeded_postgres):
     redis.flushdb()
     url = seeded_postgres
     try:
-        assert "Deployed approval version 1." in flask_ok("workflows", "deploy", str(path("approval.bpmn")),
-                                                          url=url, redis_url=REDIS_URL)
+        assert "Deployed approval version" in flask_ok("workflows", "deploy", str(path("approval.bpmn")),
+                                                        url=url, redis_url=REDIS_URL)
         started = flask_ok("workflows", "start", "approval", "--business-key", "PF-9", "--var", "currency=EUR",
                            "--var", "on=2026-11-02", url=url, redis_url=REDIS_URL)
-        assert started.strip() == "Started instance 1 (running)."
-        [prepare] = json.loads(flask_ok("workflows", "tasks", "--json", url=url))
+        assert started.startswith("Started instance ") and started.strip().endswith("(running).")
+        row_id = started.split()[2]
+        [prepare] = json.loads(flask_ok("workflows", "tasks", "--json", "--instance", row_id, url=url))
         flask_ok("workflows", "complete", str(prepare["id"]), "--as", "accountant@ledgerflow.example",
                  "--var", "amount=20000", url=url, redis_url=REDIS_URL)
         assert Queue("workflow", connection=redis).count == 1  # handed to RQ after the commit, not run inline
-        shown = json.loads(flask_ok("workflows", "show", "1", "--json", url=url))
+        shown = json.loads(flask_ok("workflows", "show", row_id, "--json", url=url))
         assert shown["markers"]["active"] == ["convert"] and "base_amount" not in shown["variables"]
 
         worker = flask_command("worker", "--burst", database_url=url, redis_url=REDIS_URL)
         assert worker.returncode == 0, worker.stderr
         assert Queue("workflow", connection=redis).count == 0
-        shown = json.loads(flask_ok("workflows", "show", "1", "--json", url=url))
+        shown = json.loads(flask_ok("workflows", "show", row_id, "--json", url=url))
         assert shown["markers"]["active"] == ["review"] and shown["variables"]["base_amount"] == "21690.00"
         assert [h["element"] for h in shown["history"] if h["kind"] == "service_task_run"] == ["convert"]
-        [review] = json.loads(flask_ok("workflows", "tasks", "--json", url=url))
+        [review] = json.loads(flask_ok("workflows", "tasks", "--json", "--instance", row_id, url=url))
         flask_ok("workflows", "complete", str(review["id"]), "--as", "reviewer@ledgerflow.example", url=url,
                  redis_url=REDIS_URL)
     finally:
@@ -213,11 +239,13 @@ def test_cli_and_a_real_worker_run_approval_on_postgres(seeded_postgres):
     app = postgres_app(url)
     with app.app_context():
         [timer] = db.session.scalars(select(WorkflowTimer)).all()
+        assert str(timer.instance_id) == row_id
         assert timers.sweep(now=timer.due_at - timedelta(seconds=1))["timers_fired"] == 0
         assert timers.sweep(now=timer.due_at + timedelta(seconds=1))["timers_fired"] == 1
         db.session.commit()
-        assert db.session.get(ProcessInstance, 1).status == "completed"
-        assert db.session.scalars(select(HumanTask.state).where(HumanTask.element_id == "approve")).all() == [
+        assert db.session.get(ProcessInstance, timer.instance_id).status == "completed"
+        assert db.session.scalars(select(HumanTask.state).where(HumanTask.instance_id == timer.instance_id,
+                                                                HumanTask.element_id == "approve")).all() == [
             "cancelled"]
         db.session.remove()
         db.engine.dispose()
@@ -298,13 +326,12 @@ def test_two_workers_running_the_same_job_on_postgres_run_it_once():
         assert sorted(results.values()) == [("ok", "done"), ("ok", "skipped")], results
         with app.app_context():
             assert [e.details["text"] for e in events(ids["instance"], "note")] == ["Case opened"]
-            assert open_elements(ids["instance"]) == ["check"] and service_jobs.get(ids["job"]).attempts == 1
+            job = service_jobs.get(ids["job"])
+            assert open_elements(ids["instance"]) == ["check"] and (job.state, job.attempts) == ("done", 1)
             db.session.remove()
             db.engine.dispose()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: lock order: tasks.complete locks the task row then the instance, while "
-                   "the timer sweep (and cancel, correlate) lock the instance then update its task rows: deadlock")
 @pytest.mark.postgres
 @pytest.mark.no_db
 def test_a_completion_racing_the_deadline_timer_is_a_conflict_not_a_deadlock():
@@ -323,3 +350,21 @@ def test_a_completion_racing_the_deadline_timer_is_a_conflict_not_a_deadlock():
         assert results["sweep"] == ("ok", 1), results
         assert results["complete"][0] == "Conflict" and "cancelled" in results["complete"][1], results
         assert states == ["cancelled"] and status == "completed"
+
+
+@pytest.mark.postgres
+@pytest.mark.no_db
+def test_a_sweep_that_waited_for_a_completion_skips_the_timer_it_removed():
+    require_service("PostgreSQL", *postgres_reachable())
+    with fresh_postgres_database() as url:
+        app, ids = _postgres_instance(url, "deadline_then_file.bpmn", "deadline_then_file")
+        results = _race(app, url, "SELECT id FROM process_instances WHERE id = %s FOR UPDATE", ids["instance"], {
+            "complete": lambda: tasks.complete(ids["task"], db.session.get(User, ids["first"]), {}).state,
+            "sweep": lambda: timers.sweep(now=ids["due"] + timedelta(seconds=1))["timers_fired"],
+        })
+        with app.app_context():
+            elements = db.session.scalars(select(HumanTask.element_id).where(HumanTask.state == "open")).all()
+            db.session.remove()
+            db.engine.dispose()
+        assert results == {"complete": ("ok", "completed"), "sweep": ("ok", 0)}, results
+        assert elements == ["file"]

@@ -159,9 +159,11 @@ def show(instance_id, as_json):
 
 
 @workflows_cli.command("tick")
-def tick():
+@click.option("--now", "at", type=click.DateTime(), default=None,
+              help="Act as if it were this UTC time (e.g. 2026-12-01T09:00:00); default: now.")
+def tick(at):
     """Fire due timers and queue due retries now (the periodic sweep does this by itself)."""
     from portal.cli import run_use_case
 
-    result = run_use_case(timers.sweep)
+    result = run_use_case(lambda: timers.sweep(at))
     click.echo(f"Fired {result['timers_fired']} timer(s); queued {result['jobs_queued']} job(s) again.")

@@ -14,13 +14,16 @@ from portal.services import runtime, service_jobs
 
 def fire_due(now: datetime, limit: int = 500) -> int:
     """Fire every timer due at `now` (each once, however late); returns how many fired."""
-    due = list(db.session.scalars(select(WorkflowTimer).where(WorkflowTimer.fired_at.is_(None),
-                                                                WorkflowTimer.due_at <= now)
+    due = list(db.session.execute(select(WorkflowTimer.id, WorkflowTimer.instance_id)
+                                  .where(WorkflowTimer.fired_at.is_(None), WorkflowTimer.due_at <= now)
                                   .order_by(WorkflowTimer.due_at).limit(limit)))
     fired = 0
-    for timer in due:
-        row = runtime.lock(timer.instance_id)
-        if row.status != "running" or timer.fired_at is not None:
+    for timer_id, instance_id in due:
+        row = runtime.lock(instance_id)
+        # Read the timer again under the lock: firing another timer, or a completion, may have removed it.
+        timer = db.session.scalar(select(WorkflowTimer).where(WorkflowTimer.id == timer_id)
+                                  .execution_options(populate_existing=True))
+        if timer is None or timer.fired_at is not None or row.status != "running":
             continue
         timer.fired_at = now
         instance = runtime.load(row)
