@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent
@@ -21,7 +19,8 @@ from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from workflows import expressions, parser, serializer
-from workflows.parser import (
+from workflows.compiler import Definition, compile_definition, starter_diagram  # noqa: F401 - the engine API
+from workflows.parser import (  # noqa: F401 - the engine API
     FOUR_EYES_PROPERTY,
     OUTCOMES_PROPERTY,
     ExternalServiceTask,
@@ -60,14 +59,6 @@ class StepFailed(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Definition:
-    key: str
-    name: str
-    spec: object
-    subprocess_specs: dict
-
-
-@dataclass(frozen=True)
 class UserTaskView:
     guid: str
     element_id: str
@@ -95,44 +86,6 @@ class TimerView:
     guid: str
     element_id: str
     due_at: datetime
-
-
-_definitions: dict[str, Definition] = {}
-
-
-def compile_definition(bpmn_xml: str, rules: Rules | None = None) -> Definition:
-    """Parse and check a diagram; with `rules` every problem is collected and raised as InvalidDiagram."""
-    digest = hashlib.sha256(bpmn_xml.encode()).hexdigest()
-    if rules is None and digest in _definitions:
-        return _definitions[digest]
-    root = parser.parse_xml(bpmn_xml)
-    problems = parser.lint(root, rules) if rules is not None else []
-    keys = [p.get("id") for p in root.findall("bpmn:process", parser.NS)
-            if p.get("isExecutable", "true").lower() == "true"]
-    if not keys and not problems:
-        problems.append(Problem("", "the file contains no executable process"))
-    if len(keys) > 1:
-        problems.append(Problem(keys[1], "one executable process per file, please"))
-    parser.normalise(root)
-    spiff = parser.LedgerParser()
-    try:
-        spiff.add_bpmn_xml(root, filename="diagram.bpmn")
-    except Exception as exc:
-        if not any(p.message.endswith(parser.UNSUPPORTED) for p in problems):  # else those explain the crash
-            problems.append(Problem(keys[0] if keys else "", f"cannot be read: {exc!r}"))
-        raise InvalidDiagram(_unique(problems)) from exc
-    if not any(p.message.endswith(parser.UNSUPPORTED) for p in problems):  # Spiff may crash on those
-        problems += parser.spiff_problems(spiff, keys[:1])
-    if problems:
-        raise InvalidDiagram(_unique(problems))
-    spec = spiff.get_spec(keys[0])
-    definition = Definition(keys[0], spec.description or keys[0], spec, spiff.get_subprocess_specs(keys[0]))
-    _definitions[digest] = definition
-    return definition
-
-
-def _unique(problems: list[Problem]) -> list[Problem]:
-    return list(dict.fromkeys(problems))
 
 
 class Instance:
@@ -401,11 +354,6 @@ def _aware(moment: datetime) -> datetime:
 
 def _naive_utc(moment: datetime) -> datetime:
     return _aware(moment).astimezone(UTC).replace(tzinfo=None)
-
-
-def starter_diagram() -> str:
-    """An executable diagram new processes start from (the modeler's blank diagram is not executable)."""
-    return (Path(__file__).parent / "definitions" / "starter.bpmn").read_text(encoding="utf-8")
 
 
 def migration_blockers(instance: Instance, target: Definition) -> list[str]:

@@ -83,7 +83,7 @@ def test_deliver_to_an_unknown_task_raises(instance):
 def test_a_result_missing_a_mapped_output_changes_nothing(instance):
     guid = only(instance.external_tasks()).guid
     before = instance.dumps()
-    with pytest.raises(Exception):  # noqa: B017 - the type is pinned by the xfail test below
+    with pytest.raises(engine.StepFailed):
         instance.deliver(guid, {"rate": Decimal("1")})
     assert instance.dumps() == before
     instance.deliver(guid, RESULT)  # a good result still goes through
