@@ -88,20 +88,18 @@ def sync(row: ProcessInstance, instance: engine.Instance, now: datetime, handled
 
     Only differences with the previous step (kept on the row) are written; nothing is read back.
     """
-    db.session.flush()
-    instance.compact()  # long-running instances keep a bounded state; history lives in our tables
-    row.state = instance.dumps()
-    row.serializer_version = serializer.VERSION
-    if instance.is_completed and row.status == "running":
-        row.status, row.ended_at = "completed", now
-        history(row, "completed")
     before = row.waiting or {}
-    row.waiting = {
+    waiting = {
         "tasks": _sync_human_tasks(row, instance, now, before.get("tasks", {})),
         "jobs": _sync_jobs(row, instance, now, set(before.get("jobs", [])), handled),
         "timers": _sync_timers(row, instance, before.get("timers", {})),
     }
-    db.session.flush()
+    if instance.is_completed and row.status == "running":
+        row.status, row.ended_at = "completed", now
+        history(row, "completed")
+    instance.compact()  # long-running instances keep a bounded state; history lives in our tables
+    row.state, row.serializer_version, row.waiting = instance.dumps(), serializer.VERSION, waiting
+    db.session.flush()  # one UPDATE of the instance row
 
 
 def _sync_human_tasks(row, instance, now, known: dict) -> dict:
@@ -116,8 +114,10 @@ def _sync_human_tasks(row, instance, now, known: dict) -> dict:
                 outcomes=view.outcomes))
         elif known[guid] != excluded[guid]:  # someone finished a step this task excludes
             _update(HumanTask, [guid], excluded_users=excluded[guid])
-    gone = [guid for guid in known if guid not in ready]
-    if gone:
+    finished_here = {t.task_guid for t in db.session.identity_map.values()
+                     if isinstance(t, HumanTask) and t.state != "open"}
+    gone = [guid for guid in known if guid not in ready and guid not in finished_here]
+    if gone:  # tasks the engine dropped (a boundary timer fired, the instance was cancelled, ...)
         _update(HumanTask, gone, HumanTask.state == "open", state="cancelled")
     return excluded
 
