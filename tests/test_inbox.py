@@ -162,3 +162,10 @@ def test_four_eyes_the_preparer_cannot_review(app, client, make_user):
     assert response.status_code == 403
     db.session.expire_all()
     assert db.session.get(HumanTask, review.id).state == "open"
+
+
+def test_the_dashboard_counts_the_users_tasks(app, client, make_user, review_task):
+    sign_in(app, client, make_user("reviewer"))
+    page = text(client.get("/dashboard"))
+    queue_count = '>1</span><br><span class="small text-body-secondary">in your groups\' queue'
+    assert 'id="work"' in page and queue_count in page

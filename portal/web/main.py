@@ -6,7 +6,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal.security import can
-from portal.services import dashboard
+from portal.services import dashboard, inbox
 from portal.web.access import public, require
 
 bp = Blueprint("main", __name__)
@@ -27,4 +27,5 @@ def home():
 def dashboard_page():
     summary = dashboard.master_data_summary() if can(current_user, "masterdata.read") else None
     changes = dashboard.recent_changes() if can(current_user, "audit.read") else None
-    return render_template("main/dashboard.html", summary=summary, changes=changes)
+    work = inbox.counts(current_user) if can(current_user, "tasks.view") else None
+    return render_template("main/dashboard.html", summary=summary, changes=changes, work=work)
