@@ -8,28 +8,24 @@ A route the matrix does not know fails the tests: add it to SITE or ADMIN_FUNCS 
 from __future__ import annotations
 
 import io
-import itertools
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent
 from portal.models.user import ROLE_CATALOG
 from portal.security import PERMISSIONS, STAFF_ROLES
-from portal.services import files
 from tests import factories
+from tests.access_world import DISPOSABLE, _seq
 from tests.conftest import login_as, page_csrf
 
 ANON = "anonymous"
 IDENTITIES = [ANON, *ROLE_CATALOG]
 LOGIN = "<sign-in>"  # a Probe.location meaning "/login?next=<the requested path>"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_seq = itertools.count(1)
 
 
 def holds(identity: str, permission: str) -> bool:
@@ -47,92 +43,6 @@ class Probe:
     gone: tuple | None = None  # (table, id) the request must delete; otherwise NOTHING in the database may change
     body: bytes | None = None  # exact response body (downloads)
     mimetype: str | None = None
-
-
-@dataclass
-class World:
-    """Real rows for URL parameters; `own_*` belong to the signed-in customer user, `other_*` to another customer."""
-
-    own_customer: object
-    own_contract: object
-    other_contract: object
-    rows: dict  # admin endpoint -> id of a real row (details/edit)
-    files: dict  # admin endpoint -> (id, content) of a stored file (download)
-    task: object = None  # an open human task for reviewers
-
-
-@pytest.fixture
-def world(app):
-    own = factories.CustomerFactory()
-    own_contract = factories.ContractFactory(customer=own)
-    other_contract = factories.ContractFactory()
-    project = factories.ProjectFactory(contract=other_contract)
-    line = factories.FixedLineFactory(contract=other_contract)
-    template = files.upload_template("Proforma", "proforma_html", "proforma.html", b"<p>template</p>", "t@x.example")
-    document = files.attach_project_document(project, "sow.pdf", b"%PDF-1.4 sow", "t@x.example")
-    rows = {
-        "customers": other_contract.customer_id, "contracts": other_contract.id, "projects": project.id,
-        "fixed_lines": line.id, "rate_cards": factories.RateCardFactory().id,
-        "exchange_rates": factories.ExchangeRateFactory().id, "document_templates": template.id,
-        "project_documents": document.id, "users": factories.make_user("guest").id,
-        "roles": factories.role("guest").id, "audit": db.session.scalar(select(func.max(AuditEvent.id))),
-    }
-    stored = {"document_templates": (template.id, b"<p>template</p>"),
-              "project_documents": (document.id, b"%PDF-1.4 sow")}
-    task = _open_review_task()
-    rows.update(instances=task.instance_id, incidents=_incident(task.instance_id).id)
-    return World(own, own_contract, other_contract, rows, stored, task)
-
-
-def _incident(instance_id):
-    import uuid
-
-    from portal.models import ServiceJob
-
-    job = ServiceJob(instance_id=instance_id, task_guid=str(uuid.uuid4()), element_id="note", topic="history.note",
-                     state="incident", attempts=1, last_error="ValidationError: text: the note is empty")
-    db.session.add(job)
-    db.session.flush()
-    return job
-
-
-def _start_review():
-    from pathlib import Path
-
-    from portal.services import processes, runtime
-
-    processes.deploy((Path(__file__).parent / "data/workflows/single_review.bpmn").read_text(), "test")
-    return runtime.start("single_review", f"BK-{next(_seq)}")
-
-
-def _open_review_task():
-    from portal.models import HumanTask
-
-    instance = _start_review()
-    return db.session.scalar(select(HumanTask).where(HumanTask.instance_id == instance.id))
-
-
-def _disposable_project_document(w):
-    project = factories.ProjectFactory(contract=w.other_contract)
-    return files.attach_project_document(project, "d.txt", b"d", "t@x.example")
-
-
-# admin endpoint -> a fresh row that a delete (or the mass "delete" action) may remove
-DISPOSABLE = {
-    "customers": lambda w: factories.CustomerFactory(),
-    "contracts": lambda w: factories.ContractFactory(customer=w.own_customer),
-    "projects": lambda w: factories.ProjectFactory(contract=w.other_contract),
-    "fixed_lines": lambda w: factories.FixedLineFactory(contract=w.other_contract),
-    "rate_cards": lambda w: factories.RateCardFactory(),
-    "exchange_rates": lambda w: factories.ExchangeRateFactory(rate_date=date(2000, 1, 1) + timedelta(next(_seq))),
-    "document_templates": lambda w: files.upload_template(f"Tmp {next(_seq)}", "other", "t.txt", b"t", "t@x.example"),
-    "project_documents": _disposable_project_document,
-    "users": lambda w: factories.make_user("guest"),
-    "instances": lambda w: _start_review(),
-    "incidents": lambda w: _incident(w.task.instance_id),
-    "roles": lambda w: factories.role("reviewer"),  # roles are never deleted: it must survive
-    "audit": lambda w: db.session.get(AuditEvent, w.rows["audit"]),  # the trail is append-only: it must survive
-}
 
 
 # ---- site routes: endpoint -> (declared permission, None for public; probes for an identity) -----------------
