@@ -8,6 +8,7 @@ from flask_admin.actions import action
 from flask_login import current_user
 
 from admin.base import GuardedView, ReadOnlyView
+from portal.edge import run_and_flash
 from portal.errors import DomainError, InvalidDiagramError, NotFound
 from portal.extensions import db
 from portal.models import ProcessInstance, ServiceJob
@@ -114,17 +115,8 @@ class InstancesView(ReadOnlyView):
     def _operate(self, instance_id: int, use_case, message: str):
         if not can(current_user, self.write_permission):
             abort(403)
-        try:
-            use_case()
-            db.session.commit()
-            flash(message, "success")
-        except NotFound as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+        if isinstance(run_and_flash(use_case, message), NotFound):
             return redirect(url_for(".index_view"))
-        except DomainError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
         return redirect(url_for(".details_view", id=instance_id))
 
 

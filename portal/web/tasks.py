@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
+from portal.edge import run_and_flash
 from portal.errors import Conflict, DomainError, ValidationError
 from portal.extensions import db
 from portal.models import User
@@ -94,13 +95,7 @@ def _act(task_id: int, use_case, message: str):
     _visible(task_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        use_case()
-        db.session.commit()
-        flash(message, "success")
-    except DomainError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
+    run_and_flash(use_case, message)
     return redirect(request.form.get("next") or url_for("tasks.detail", task_id=task_id))
 
 

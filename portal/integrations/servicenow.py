@@ -1,0 +1,384 @@
+"""ServiceNow Table API client: a company's resolved incidents and closed requests for one month."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import logging
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal, Protocol
+
+from portal.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+INCIDENTS, REQUESTS = "incident", "sc_req_item"
+TOKEN_PATH = "/oauth_token.do"  # noqa: S105 - a path, not a password
+STAMP = "%Y-%m-%d %H:%M:%S"
+DONE_STATES = {INCIDENTS: ("6", "7"), REQUESTS: ("3",)}  # Resolved/Closed; Closed Complete
+DATE_FIELD = {INCIDENTS: "resolved_at", REQUESTS: "closed_at"}
+FIELDS = {
+    INCIDENTS: "sys_id,number,priority,short_description,state,resolved_at,company",
+    REQUESTS: "sys_id,number,cat_item,short_description,state,closed_at,company",
+}
+STATUS_HINTS = {400: "query rejected", 401: "bad credentials", 403: "the user may not read this table (role or ACL)",
+                404: "no such table or wrong base URL"}
+
+
+class CallLogError(DomainError):
+    """The call-logging system failed or answered something unusable; names the table, status or record."""
+
+    status = 502
+
+    def __init__(self, message: str, *, table: str, http_status: int | None = None, sys_id: str | None = None,
+                 transient: bool = False):
+        super().__init__(message)
+        self.table, self.http_status, self.sys_id, self.transient = table, http_status, sys_id, transient
+
+
+@dataclass(frozen=True, repr=False)
+class Connection:
+    """Where and as whom to read; `secret` is the password (basic, OAuth password grant) or client secret."""
+
+    base_url: str
+    company: str
+    auth: Literal["basic", "oauth"] = "basic"
+    username: str = ""
+    secret: str = ""
+    client_id: str = ""
+    client_secret: str = ""  # OAuth password grant only; client_credentials takes `secret`
+    timeout: float = 10.0
+
+    def __post_init__(self):
+        if urllib.parse.urlsplit(self.base_url).scheme not in ("http", "https"):
+            raise ValueError(f"base_url must be http(s): {self.base_url!r}")
+        if self.auth not in ("basic", "oauth"):
+            raise ValueError(f"auth must be 'basic' or 'oauth', not {self.auth!r}")
+        if not self.company or "^" in self.company:
+            raise ValueError(f"company name must be non-empty and free of '^': {self.company!r}")
+
+    def __repr__(self) -> str:
+        return (f"Connection(base_url={self.base_url!r}, company={self.company!r}, auth={self.auth!r}, "
+                f"username={self.username!r}, client_id={self.client_id!r}, secret='***', timeout={self.timeout})")
+
+
+@dataclass(frozen=True)
+class ServiceRecord:
+    """One billable incident or service request, normalised from a Table API row."""
+
+    kind: Literal["incident", "request"]
+    external_id: str
+    number: str
+    priority: str | None
+    catalog_item: str | None
+    short_description: str
+    closed_at: datetime  # UTC, naive
+    raw: dict = field(hash=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Period:
+    """A company's billable records for one month; `stale` when served from the cache after a failure."""
+
+    company: str
+    year: int
+    month: int
+    incidents: tuple[ServiceRecord, ...]
+    requests: tuple[ServiceRecord, ...]
+    fetched_at: datetime  # UTC, naive
+    stale: bool = False
+    stale_reason: str = ""
+
+    @property
+    def records(self) -> tuple[ServiceRecord, ...]:
+        """Incidents then requests."""
+        return self.incidents + self.requests
+
+    def to_json(self) -> str:
+        """Serialize for the cache (datetimes as ISO strings)."""
+        return json.dumps(asdict(self), default=datetime.isoformat, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Period:
+        """Inverse of to_json."""
+        data = json.loads(text)
+        for kind in ("incidents", "requests"):
+            data[kind] = tuple(ServiceRecord(**{**r, "closed_at": datetime.fromisoformat(r["closed_at"])})
+                               for r in data[kind])
+        data["fetched_at"] = datetime.fromisoformat(data["fetched_at"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff for connection errors, timeouts, 429 and 5xx."""
+
+    attempts: int = 4
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+    max_retry_after: float = 120.0
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based); never less than Retry-After."""
+        backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return backoff if retry_after is None else max(backoff, min(retry_after, self.max_retry_after))
+
+
+class PeriodCache(Protocol):
+    """Where the last good answer per company and month is kept (in memory in tests, the DB in the portal)."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str) -> None: ...
+
+
+class MemoryCache:
+    """A PeriodCache in a dict."""
+
+    def __init__(self):
+        self.items: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        """The stored text or None."""
+        return self.items.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        """Store or replace."""
+        self.items[key] = value
+
+
+class _Transient(Exception):
+    """A failure worth retrying, with the server's Retry-After in seconds when it sent one."""
+
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
+    """First instant of the month and of the next one (UTC)."""
+    if not 1 <= month <= 12:
+        raise ValueError(f"month must be 1..12, not {month}")
+    return datetime(year, month, 1), datetime(year + month // 12, month % 12 + 1, 1)
+
+
+def encoded_query(company: str, table: str, start: datetime, end: datetime) -> str:
+    """The sysparm_query selecting the table's finished records of `company` closed in [start, end)."""
+    date = DATE_FIELD[table]
+    return "^".join([f"company.name={company}", f"stateIN{','.join(DONE_STATES[table])}",
+                     f"{date}>={start:{STAMP}}", f"{date}<{end:{STAMP}}", "ORDERBYnumber"])
+
+
+def cache_key(connection: Connection, year: int, month: int) -> str:
+    """Cache key of one company's month on one instance."""
+    return f"servicenow|{connection.base_url.rstrip('/')}|{connection.company}|{year:04d}-{month:02d}"
+
+
+def fetch_period(connection: Connection, year: int, month: int, *, sleep: Callable[[float], Any] = time.sleep,
+                 retry: RetryPolicy = RetryPolicy(), page_size: int = 200,
+                 now: Callable[[], datetime] = _utcnow) -> Period:
+    """Resolved/closed incidents and closed-complete requests of the connection's company in the month."""
+    start, end = month_bounds(year, month)
+    session = _Session(connection, sleep, retry)
+    found = {}
+    for table in (INCIDENTS, REQUESTS):
+        rows = session.rows(table, encoded_query(connection.company, table, start, end), page_size)
+        found[table] = tuple(_normalise(table, row, connection.company, start, end) for row in _unique(rows))
+    log.info("ServiceNow %s %04d-%02d: %d incidents, %d requests", connection.company, year, month,
+             len(found[INCIDENTS]), len(found[REQUESTS]))
+    return Period(connection.company, year, month, found[INCIDENTS], found[REQUESTS], now())
+
+
+def fetch_period_cached(connection: Connection, year: int, month: int, cache: PeriodCache, **options) -> Period:
+    """fetch_period, storing each good answer; when the system is unreachable, the last one marked stale."""
+    key = cache_key(connection, year, month)
+    try:
+        period = fetch_period(connection, year, month, **options)
+    except CallLogError as exc:
+        cached = cache.get(key) if exc.transient else None
+        if cached is None:
+            raise
+        log.warning("ServiceNow unreachable (%s); using the answer cached for %s", exc, key)
+        return replace(Period.from_json(cached), stale=True, stale_reason=str(exc))
+    cache.set(key, period.to_json())
+    return period
+
+
+class _Session:
+    """One fetch: authentication (an OAuth token is fetched once) and retried requests."""
+
+    def __init__(self, connection: Connection, sleep: Callable[[float], Any], retry: RetryPolicy):
+        self.connection, self.sleep, self.retry = connection, sleep, retry
+        self.token: str | None = None
+
+    def rows(self, table: str, query: str, page_size: int) -> list[dict]:
+        """Every row matching the query, page by page."""
+        rows: list[dict] = []
+        while True:
+            page, total = self._page(table, query, page_size, len(rows))
+            rows.extend(page)
+            if len(page) < page_size or (total is not None and len(rows) >= total):
+                return rows
+
+    def _page(self, table: str, query: str, limit: int, offset: int) -> tuple[list[dict], int | None]:
+        params = {"sysparm_query": query, "sysparm_fields": FIELDS[table], "sysparm_limit": limit,
+                  "sysparm_offset": offset, "sysparm_display_value": "all", "sysparm_exclude_reference_link": "true"}
+        url = f"{self._url('/api/now/table/' + table)}?{urllib.parse.urlencode(params)}"
+        headers, body = self._call(table, lambda: self._request(url, {"Authorization": self._authorization()}))
+        result = _json(table, body).get("result")
+        if not isinstance(result, list):
+            raise CallLogError(f"{table}: answer has no 'result' list", table=table)
+        total = headers.get("X-Total-Count")
+        return result, int(total) if total and total.isdigit() else None
+
+    def _authorization(self) -> str:
+        conn = self.connection
+        if conn.auth == "basic":
+            return "Basic " + base64.b64encode(f"{conn.username}:{conn.secret}".encode()).decode()
+        if self.token is None:
+            self.token = self._fetch_token()
+        return f"Bearer {self.token}"
+
+    def _fetch_token(self) -> str:
+        conn, label = self.connection, TOKEN_PATH.lstrip("/")
+        if conn.username:
+            form = {"grant_type": "password", "username": conn.username, "password": conn.secret,
+                    "client_id": conn.client_id, "client_secret": conn.client_secret}
+        else:
+            form = {"grant_type": "client_credentials", "client_id": conn.client_id, "client_secret": conn.secret}
+        data = urllib.parse.urlencode(form).encode()
+        _, body = self._call(label, lambda: self._request(self._url(TOKEN_PATH), {}, data))
+        token = _json(label, body).get("access_token")
+        if not token:
+            raise CallLogError(f"{label}: answer has no access_token", table=label)
+        return token
+
+    def _url(self, path: str) -> str:
+        return self.connection.base_url.rstrip("/") + path
+
+    def _request(self, url: str, headers: dict, data: bytes | None = None) -> urllib.request.Request:
+        headers = {"Accept": "application/json", "User-Agent": "Ledgerflow", **headers}
+        return urllib.request.Request(url, data, headers, method="POST" if data else "GET")  # noqa: S310 - http(s)
+
+    def _call(self, table: str, build: Callable[[], urllib.request.Request]) -> tuple[Any, bytes]:
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                return self._send(table, build())
+            except _Transient as exc:
+                if attempt == self.retry.attempts:
+                    raise CallLogError(f"{table}: no good answer after {attempt} attempts ({exc})", table=table,
+                                       transient=True) from exc
+                delay = self.retry.delay(attempt, exc.retry_after)
+                log.warning("ServiceNow %s attempt %d failed (%s); retrying in %.1fs", table, attempt, exc, delay)
+                self.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover - attempts >= 1
+
+    def _send(self, table: str, request: urllib.request.Request) -> tuple[Any, bytes]:
+        try:
+            with urllib.request.urlopen(request, timeout=self.connection.timeout) as response:  # noqa: S310 - http(s) only
+                return response.headers, response.read()
+        except urllib.error.HTTPError as exc:
+            raise _http_error(table, exc) from exc
+        except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
+            raise _Transient(str(getattr(exc, "reason", exc)) or type(exc).__name__) from exc
+
+
+def _http_error(table: str, exc: urllib.error.HTTPError) -> Exception:
+    status = exc.code
+    if status == 429 or status >= 500:
+        return _Transient(f"HTTP {status}", _retry_after(exc.headers.get("Retry-After")))
+    try:
+        detail = (json.loads(exc.read() or b"{}").get("error") or {}).get("message", "")
+    except (ValueError, AttributeError, OSError):
+        detail = ""
+    words = ", ".join(filter(None, [STATUS_HINTS.get(status), detail]))
+    return CallLogError(f"{table}: HTTP {status}" + (f" ({words})" if words else ""), table=table, http_status=status)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _json(table: str, body: bytes) -> dict:
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise CallLogError(f"{table}: answer is not JSON", table=table) from exc
+    if not isinstance(data, dict):
+        raise CallLogError(f"{table}: answer is not a JSON object", table=table)
+    return data
+
+
+def _unique(rows: list[dict]) -> list[dict]:
+    """Drop repeats of a sys_id (offset paging over data that changes can repeat a row)."""
+    unique: dict[str, dict] = {}
+    for row in rows:
+        unique.setdefault(_value(row, "sys_id"), row)
+    return list(unique.values())
+
+
+def _value(row: dict, name: str) -> str:
+    item = row.get(name)
+    return (item.get("value") if isinstance(item, dict) else item) or ""
+
+
+def _display(row: dict, name: str) -> str:
+    item = row.get(name)
+    return (item.get("display_value") if isinstance(item, dict) else item) or ""
+
+
+def _normalise(table: str, row: dict, company: str, start: datetime, end: datetime) -> ServiceRecord:
+    sys_id, number = _value(row, "sys_id"), _value(row, "number")
+    if not sys_id or not number:
+        raise _record_error(table, sys_id or "(no sys_id)", f"missing {'number' if sys_id else 'sys_id'}")
+    closed_at = _closed_at(table, row, sys_id)
+    if _display(row, "company") != company or not start <= closed_at < end or \
+            _value(row, "state") not in DONE_STATES[table]:
+        raise _record_error(table, sys_id, f"{number} does not match the query (company {_display(row, 'company')!r}, "
+                            f"state {_value(row, 'state')!r}, {closed_at:{STAMP}}); the instance ignored the query "
+                            "or reads dates in a time zone other than UTC")
+    text = _display(row, "short_description")
+    if table == INCIDENTS:
+        return ServiceRecord("incident", sys_id, number, _priority(table, row, sys_id), None, text, closed_at, row)
+    item = _display(row, "cat_item")
+    if not item:
+        raise _record_error(table, sys_id, f"{number} has no catalog item")
+    return ServiceRecord("request", sys_id, number, None, item, text, closed_at, row)
+
+
+def _closed_at(table: str, row: dict, sys_id: str) -> datetime:
+    name = DATE_FIELD[table]
+    try:
+        return datetime.strptime(_value(row, name), STAMP)
+    except ValueError as exc:
+        raise _record_error(table, sys_id, f"{name} {_value(row, name)!r} is not a '{STAMP}' date") from exc
+
+
+def _priority(table: str, row: dict, sys_id: str) -> str:
+    priority = _value(row, "priority")
+    if priority not in ("1", "2", "3", "4", "5"):
+        raise _record_error(table, sys_id, f"priority {priority!r} is not 1..5")
+    return f"P{priority}"
+
+
+def _record_error(table: str, sys_id: str, problem: str) -> CallLogError:
+    return CallLogError(f"{table} record {sys_id}: {problem}", table=table, sys_id=sys_id)
