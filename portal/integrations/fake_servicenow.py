@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 USERNAME, PASSWORD = "ledgerflow", "demo-servicenow-pass"
@@ -280,6 +280,13 @@ class FakeServiceNow:
         return out
 
 
+class _QuietHandler(WSGIRequestHandler):
+    """No access log line per request (the tests make hundreds)."""
+
+    def log_request(self, *args, **kwargs) -> None:
+        pass
+
+
 class RunningFake(NamedTuple):
     """A fake served in a background thread."""
 
@@ -291,8 +298,8 @@ class RunningFake(NamedTuple):
 def start_fake_servicenow(fake: FakeServiceNow | None = None, host: str = "127.0.0.1", port: int = 0) -> RunningFake:
     """Serve `fake` (the demo data by default) on a free loopback port; stop() makes it unreachable."""
     fake = fake or FakeServiceNow()
-    server = make_server(host, port, fake, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="fake-servicenow", daemon=True)
+    server = make_server(host, port, fake, threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-servicenow", daemon=True)
     thread.start()
     stopped = threading.Event()
 

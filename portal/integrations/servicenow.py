@@ -140,19 +140,12 @@ class PeriodCache(Protocol):
     def set(self, key: str, value: str) -> None: ...
 
 
-class MemoryCache:
-    """A PeriodCache in a dict."""
-
-    def __init__(self):
-        self.items: dict[str, str] = {}
-
-    def get(self, key: str) -> str | None:
-        """The stored text or None."""
-        return self.items.get(key)
+class MemoryCache(dict):
+    """A PeriodCache in a dict (tests, scripts)."""
 
     def set(self, key: str, value: str) -> None:
         """Store or replace."""
-        self.items[key] = value
+        self[key] = value
 
 
 class _Transient(Exception):
@@ -208,10 +201,15 @@ def fetch_period_cached(connection: Connection, year: int, month: int, cache: Pe
         period = fetch_period(connection, year, month, **options)
     except CallLogError as exc:
         cached = cache.get(key) if exc.transient else None
-        if cached is None:
+        try:
+            period = Period.from_json(cached) if cached else None
+        except (ValueError, KeyError, TypeError):
+            log.exception("ServiceNow cache entry %s is unreadable", key)
+            period = None
+        if period is None:
             raise
         log.warning("ServiceNow unreachable (%s); using the answer cached for %s", exc, key)
-        return replace(Period.from_json(cached), stale=True, stale_reason=str(exc))
+        return replace(period, stale=True, stale_reason=str(exc))
     cache.set(key, period.to_json())
     return period
 

@@ -1,0 +1,1 @@
+"""Tests of the integration clients against real local servers."""
