@@ -1,0 +1,69 @@
+"""The document every output format renders from (PDF/HTML, IDoc, SAP CSV, UBL): plain, typed, Decimal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Party:
+    """Seller or buyer as printed on the document."""
+
+    name: str
+    vat_id: str = ""
+    street: str = ""
+    city: str = ""
+    postcode: str = ""
+    country: str = ""  # ISO 3166-1 alpha-2
+    email: str = ""
+    sap_partner_code: str = ""  # the buyer's SAP partner number (KUNNR/PARTN)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One priced line; amounts are quantized to the document currency."""
+
+    number: int
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    net_amount: Decimal  # quantity × unit_price, quantized
+    tax_rate: Decimal  # percent, e.g. Decimal("19")
+    tax_amount: Decimal
+    source: str = ""  # e.g. "INC0012345 (P2, closed 2026-11-03)" or "fixed"
+    unit: str = "EA"  # UN/ECE rec. 20 code: EA each, HUR hour, MON month
+
+
+@dataclass(frozen=True)
+class TaxBreakdown:
+    rate: Decimal
+    taxable_amount: Decimal
+    tax_amount: Decimal
+    category: str = "S"  # UNCL5305: S standard, AE reverse charge, E exempt, Z zero
+
+
+@dataclass(frozen=True)
+class Document:
+    """A proforma invoice ready to render; totals are consistent with the lines."""
+
+    number: str  # e.g. "PF-2026-11-0001"
+    issue_date: date
+    due_date: date
+    currency: str
+    period_start: date
+    period_end: date
+    seller: Party
+    buyer: Party
+    lines: tuple[Line, ...]
+    taxes: tuple[TaxBreakdown, ...]
+    net_total: Decimal
+    tax_total: Decimal
+    gross_total: Decimal
+    contract_number: str = ""
+    sap_company_code: str = ""  # BUKRS
+    payment_terms_days: int = 30
+    tax_rule: str = "standard"  # standard | reverse_charge | exempt
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    idempotency_key: str = ""
