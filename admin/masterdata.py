@@ -7,7 +7,7 @@ from wtforms import PasswordField
 from admin.base import SecuredModelView
 from portal.models import Contract, Customer, CustomerContact, FixedLineItem, Project, RateCard, RateCardItem
 from portal.models.contract import BILLING_CYCLES, TAX_RULES, UPLOAD_CHANNELS
-from portal.models.customer import CONTACT_KINDS
+from portal.models.customer import CALLLOG_AUTH, CONTACT_KINDS
 from portal.models.rates import RATE_ITEM_KINDS
 
 
@@ -20,9 +20,24 @@ class CustomerView(SecuredModelView):
     column_searchable_list = ("code", "name", "vat_id", "billing_city")
     column_filters = ("currency", "billing_country", "active", "created_at")
     column_default_sort = "code"
-    column_labels = {"vat_id": "VAT id"}
-    form_excluded_columns = ("contracts", "users", "created_at")
+    column_labels = {"vat_id": "VAT id", "calllog_url": "Call-logging URL (ServiceNow)",
+                     "calllog_company": "Company name in the call-logging system", "calllog_auth": "Authentication",
+                     "calllog_username": "User name", "calllog_client_id": "OAuth client id"}
+    column_details_exclude_list = ("calllog_secret", "calllog_client_secret")
+    form_excluded_columns = ("contracts", "users", "created_at", "calllog_secret", "calllog_client_secret")
+    form_choices = {"calllog_auth": choices(CALLLOG_AUTH)}
+    form_extra_fields = {
+        "new_calllog_secret": PasswordField("Call-logging password / client secret (blank keeps the stored one)"),
+        "new_calllog_client_secret": PasswordField("OAuth client secret for the password grant (blank keeps it)"),
+    }
     inline_models = ((CustomerContact, {"form_choices": {"kind": choices(CONTACT_KINDS)}}),)
+
+    def on_model_change(self, form, model, is_created):
+        for field, attribute in (("new_calllog_secret", "calllog_secret"),
+                                 ("new_calllog_client_secret", "calllog_client_secret")):
+            if field in form and form[field].data:
+                setattr(model, attribute, form[field].data)
+        super().on_model_change(form, model, is_created)
 
 
 class ContractView(SecuredModelView):

@@ -1,6 +1,7 @@
 """SQLAlchemy models, one module per aggregate; importing this package registers them all."""
 
 from portal.models.audit import AuditEvent
+from portal.models.billing import IntegrationCache, Proforma, ProformaLine, ServiceRecord
 from portal.models.contract import Contract, FixedLineItem, Project, ProjectDocument
 from portal.models.customer import Customer, CustomerContact
 from portal.models.documents import DocumentTemplate
@@ -26,14 +27,18 @@ __all__ = [
     "FixedLineItem",
     "HistoryEvent",
     "HumanTask",
+    "IntegrationCache",
     "ProcessDefinition",
     "ProcessInstance",
+    "Proforma",
+    "ProformaLine",
     "Project",
     "ProjectDocument",
     "RateCard",
     "RateCardItem",
     "Role",
     "ServiceJob",
+    "ServiceRecord",
     "TaskComment",
     "User",
     "WorkflowTimer",

@@ -6,14 +6,18 @@ from sqlalchemy import Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.models.types import Timestamp, utcnow
+from portal.models.types import EncryptedText, Timestamp, utcnow
 
 CONTACT_KINDS = ("billing", "technical", "management", "other")
+
+
+CALLLOG_AUTH = ("none", "basic", "oauth")
 
 
 class Customer(db.Model):
     __tablename__ = "customers"
     __audited__ = True
+    __audit_redacted__ = ("calllog_secret", "calllog_client_secret")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -26,6 +30,14 @@ class Customer(db.Model):
     billing_country: Mapped[str] = mapped_column(String(2), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # The customer's call-logging system (ServiceNow Table API); secrets encrypted at rest.
+    calllog_url: Mapped[str] = mapped_column(String(300), default="")
+    calllog_company: Mapped[str] = mapped_column(String(200), default="")
+    calllog_auth: Mapped[str] = mapped_column(String(10), default="none")
+    calllog_username: Mapped[str] = mapped_column(String(120), default="")
+    calllog_client_id: Mapped[str] = mapped_column(String(120), default="")
+    calllog_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    calllog_client_secret: Mapped[str | None] = mapped_column(EncryptedText)
     created_at = mapped_column(Timestamp(), default=utcnow)
 
     contacts = relationship("CustomerContact", back_populates="customer", cascade="all, delete-orphan")

@@ -115,11 +115,17 @@ def _add(obj):
     return obj
 
 
+# The fake ServiceNow that `make run` starts (portal/integrations/fake_servicenow.py) and its demo login.
+DEMO_CALLLOG = {"calllog_url": "http://127.0.0.1:8099", "calllog_auth": "basic", "calllog_username": "ledgerflow",
+                "calllog_secret": "demo-servicenow-pass"}
+
+
 def _customer(code, name, vat, currency, street, city, postcode, country, contact):
     if _find(Customer, code=code):
         return
     customer = _add(Customer(code=code, name=name, vat_id=vat, currency=currency, billing_street=street,
-                             billing_city=city, billing_postcode=postcode, billing_country=country))
+                             billing_city=city, billing_postcode=postcode, billing_country=country,
+                             calllog_company=name, **DEMO_CALLLOG))
     _add(CustomerContact(customer=customer, kind="billing", name=contact[0], email=contact[1]))
 
 

@@ -17,7 +17,7 @@ from portal.models import (
     RateCardItem,
 )
 from portal.models.contract import BILLING_CYCLES, DOCUMENT_FORMATS, TAX_RULES, UPLOAD_CHANNELS
-from portal.models.customer import CONTACT_KINDS
+from portal.models.customer import CALLLOG_AUTH, CONTACT_KINDS
 from portal.models.rates import INCIDENT_PRIORITIES, RATE_ITEM_KINDS, RATE_SOURCES
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -48,6 +48,19 @@ def _customer(c: Customer) -> None:
         raise ValidationError("billing_country", "use the two-letter ISO code, e.g. DE")
     if c.vat_id and not re.fullmatch(r"[A-Z0-9]{4,20}", c.vat_id):
         raise ValidationError("vat_id", "letters and digits only, 4 to 20 characters, e.g. DE123456789")
+    _call_logging(c)
+
+
+def _call_logging(c: Customer) -> None:
+    _choice("calllog_auth", c.calllog_auth, CALLLOG_AUTH)
+    if c.calllog_auth == "none":
+        return
+    if urlparse(c.calllog_url or "").scheme not in ("http", "https"):
+        raise ValidationError("calllog_url", "give the call-logging system's https:// address")
+    if c.calllog_auth == "basic" and not c.calllog_username:
+        raise ValidationError("calllog_username", "basic authentication needs a user name")
+    if c.calllog_auth == "oauth" and not c.calllog_client_id:
+        raise ValidationError("calllog_client_id", "OAuth needs a client id")
 
 
 def _contact(c: CustomerContact) -> None:

@@ -1,0 +1,151 @@
+"""Drafting proformas: records from the (fake) call-logging system, priced by the rate card, plus fixed lines."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.errors import NotFound, ValidationError
+from portal.extensions import db
+from portal.integrations import servicenow
+from portal.integrations.fake_servicenow import start_fake_servicenow
+from portal.models import Proforma, RateCardItem, ServiceRecord
+from portal.services import billing
+from tests import factories
+
+PRICES = {("incident", "P1"): "450.00", ("incident", "P2"): "220.00", ("incident", "P3"): "95.00",
+          ("incident", "P4"): "40.00", ("request", "New laptop setup"): "120.00",
+          ("request", "Access request"): "25.00"}
+
+
+@pytest.fixture
+def fake():
+    running = start_fake_servicenow()
+    yield running
+    running.stop()
+
+
+def customer_on(fake_url: str, name: str = "Acme Logistics GmbH", **overrides):
+    return factories.CustomerFactory(calllog_url=fake_url, calllog_company=name, calllog_auth="basic",
+                                     calllog_username="ledgerflow", calllog_secret="demo-servicenow-pass",
+                                     **overrides)
+
+
+def rate_card(prices=PRICES):
+    card = factories.RateCardFactory()
+    for (kind, key), price in prices.items():
+        db.session.add(RateCardItem(rate_card=card, kind=kind, key=key, unit_price=Decimal(price)))
+    db.session.flush()
+    return card
+
+
+def contract_for(customer, **overrides):
+    contract = factories.ContractFactory(customer=customer, rate_card=rate_card(), **overrides)
+    factories.FixedLineFactory(contract=contract, description="Service desk flat fee", quantity=Decimal("1"),
+                               unit_price=Decimal("4500.00"), tax_rate=Decimal("19"))
+    return contract
+
+
+def expected_records(fake_url, name="Acme Logistics GmbH"):
+    connection = servicenow.Connection(base_url=fake_url, company=name, username="ledgerflow",
+                                       secret="demo-servicenow-pass")
+    return servicenow.fetch_period(connection, 2026, 11).records
+
+
+def test_a_draft_prices_every_record_and_adds_the_fixed_lines(app, fake):
+    contract = contract_for(customer_on(fake.base_url))
+    report = billing.draft_period("2026-11", contract.number, prepared_by="alice")
+    assert report.created == [f"PF-{contract.number}-2026-11"] and not report.failed
+    proforma = db.session.scalar(select(Proforma).where(Proforma.contract_id == contract.id))
+    records = expected_records(fake.base_url)
+    assert len(records) > 5
+    billed = sorted(line.source_ref for line in proforma.lines if line.kind != "fixed")
+    assert billed == sorted(r.number for r in records)
+    for line in proforma.lines:
+        if line.kind == "incident":
+            assert line.unit_price == Decimal(PRICES[("incident", line.priority)])
+        assert line.net_amount == (line.quantity * line.unit_price).quantize(Decimal("0.01"))
+        assert line.tax_amount == (line.net_amount * Decimal("0.19")).quantize(Decimal("0.01"))
+    assert proforma.lines[-1].description == "Service desk flat fee"
+    assert proforma.net_total == sum(line.net_amount for line in proforma.lines)
+    assert proforma.gross_total == proforma.net_total + proforma.tax_total
+    assert proforma.editors == ["alice"] and proforma.state == "draft"
+    stored = db.session.scalar(select(func.count()).select_from(ServiceRecord))
+    assert stored == len(records)
+
+
+def test_drafting_again_creates_no_duplicate(app, fake):
+    contract = contract_for(customer_on(fake.base_url))
+    billing.draft_period("2026-11", contract.number)
+    again = billing.draft_period("2026-11", contract.number)
+    assert again.created == [] and again.existing == [f"PF-{contract.number}-2026-11"]
+    assert db.session.scalar(select(func.count()).select_from(Proforma)) == 1
+
+
+def test_a_missing_price_fails_that_contract_only_and_names_the_record(app, fake):
+    incomplete = {k: v for k, v in PRICES.items() if k != ("incident", "P1")}
+    broken = factories.ContractFactory(customer=customer_on(fake.base_url), rate_card=rate_card(incomplete))
+    fine = factories.ContractFactory(customer=factories.CustomerFactory(), rate_card=rate_card())
+    report = billing.draft_period("2026-11")
+    assert "no price for incident 'P1'" in report.failed[broken.number] and "INC" in report.failed[broken.number]
+    assert f"PF-{fine.number}-2026-11" in report.created
+    assert db.session.scalar(select(Proforma).where(Proforma.contract_id == broken.id)) is None
+
+
+def test_without_a_call_logging_system_only_fixed_lines_are_billed(app):
+    contract = contract_for(factories.CustomerFactory())
+    billing.draft_period("2026-11", contract.number)
+    proforma = db.session.scalar(select(Proforma).where(Proforma.contract_id == contract.id))
+    assert [line.kind for line in proforma.lines] == ["fixed"]
+    assert "fixed lines only" in proforma.source_note
+
+
+def test_an_outage_drafts_from_the_last_good_result_and_says_so(app, fake):
+    customer = customer_on(fake.base_url)
+    first, second = contract_for(customer), contract_for(customer)
+    billing.draft_period("2026-11", first.number)
+    fake.stop()
+    billing.draft_period("2026-11", second.number, fetch=lambda *a: servicenow.fetch_period_cached(
+        *a, sleep=lambda seconds: None))
+    proforma = db.session.scalar(select(Proforma).where(Proforma.contract_id == second.id))
+    assert proforma.source_stale and "unreachable" in proforma.source_note
+    assert len([line for line in proforma.lines if line.kind != "fixed"]) == len(
+        [line for line in db.session.scalar(select(Proforma).where(Proforma.contract_id == first.id)).lines
+         if line.kind != "fixed"])
+
+
+def test_reverse_charge_documents_carry_no_tax(app, fake):
+    contract = contract_for(customer_on(fake.base_url), tax_rule="reverse_charge")
+    billing.draft_period("2026-11", contract.number)
+    proforma = db.session.scalar(select(Proforma).where(Proforma.contract_id == contract.id))
+    assert proforma.tax_total == 0 and proforma.gross_total == proforma.net_total > 0
+
+
+def test_only_contracts_active_in_the_month_are_drafted(app):
+    ended = factories.ContractFactory(valid_from=date(2025, 1, 1), valid_to=date(2026, 10, 31))
+    later = factories.ContractFactory(valid_from=date(2026, 12, 1))
+    report = billing.draft_period("2026-11")
+    assert ended.number not in report.created + list(report.failed)
+    assert later.number not in report.created + list(report.failed)
+    with pytest.raises(NotFound):
+        billing.draft_period("2026-11", ended.number)
+
+
+@pytest.mark.parametrize("period", ["2026-13", "11-2026", "", "2026-1"])
+def test_a_bad_period_names_the_field(app, period):
+    with pytest.raises(ValidationError, match="period"):
+        billing.draft_period(period)
+
+
+def test_cli_drafts_and_reports(app, fake):
+    contract = contract_for(customer_on(fake.base_url))
+    db.session.commit()
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["billing", "draft", "--period", "2026-11", "--contract", contract.number])
+    assert first.exit_code == 0, first.output
+    assert f"drafted  PF-{contract.number}-2026-11" in first.output
+    again = runner.invoke(args=["billing", "draft", "--period", "2026-11", "--contract", contract.number])
+    assert "exists   PF-" in again.output and "0 drafted, 1 already there" in again.output
