@@ -1,0 +1,164 @@
+"""UBL 2.1 export: render_ubl output passes the UBL XSD and the EN 16931 rules (saxonche in a child process)."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import sys
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+from lxml import etree
+
+from portal.exports import ubl_validate
+from portal.exports.document import Document, Line, Party, TaxBreakdown
+from portal.exports.ubl import NS_CAC, NS_CBC, PROFORMA_NOTE, render_ubl
+from portal.exports.ubl_validate import UblValidationError, validate_many, validate_ubl
+
+pytestmark = pytest.mark.no_db
+
+NS = {"cac": NS_CAC, "cbc": NS_CBC}
+CENT = Decimal("0.01")
+SELLER = Party("Ledgerflow GmbH", "DE123456789", "Hauptstraße 1", "Berlin", "10115", "DE", "billing@ledgerflow.example")
+BUYER = Party("Kunde AG", "DE987654321", "Königsallee 2", "Düsseldorf", "40212", "DE", "ap@kunde.example")
+BUYER_AT = Party("Alpen Handel GmbH", "ATU12345678", "Ringstraße 5", "Wien", "1010", "AT")
+
+
+def line(number: int, quantity: str, price: str, rate: str, unit: str = "HUR", text: str = "") -> Line:
+    """A line with net and tax computed and quantized like the proforma builder does."""
+    net = (Decimal(quantity) * Decimal(price)).quantize(CENT, ROUND_HALF_UP)
+    tax = (net * Decimal(rate) / 100).quantize(CENT, ROUND_HALF_UP)
+    return Line(number, text or f"Service {number}", Decimal(quantity), Decimal(price), net, Decimal(rate), tax,
+                source=f"INC00{number:05d}", unit=unit)
+
+
+def document(lines: tuple[Line, ...], category: str = "S", **overrides) -> Document:
+    """A consistent Document: one tax breakdown per rate, totals summed from the lines."""
+    taxes = []
+    for rate in sorted({item.tax_rate for item in lines}, reverse=True):
+        taxable = sum((item.net_amount for item in lines if item.tax_rate == rate), Decimal("0.00"))
+        tax = (taxable * rate / 100).quantize(CENT, ROUND_HALF_UP)
+        taxes.append(TaxBreakdown(rate, taxable, tax, category if rate == 0 else "S"))
+    net = sum((tax.taxable_amount for tax in taxes), Decimal("0.00"))
+    tax_total = sum((tax.tax_amount for tax in taxes), Decimal("0.00"))
+    fields = {
+        "number": "PF-2026-11-0001", "issue_date": date(2026, 11, 30), "due_date": date(2026, 12, 30),
+        "currency": "EUR", "period_start": date(2026, 11, 1), "period_end": date(2026, 11, 30),
+        "seller": SELLER, "buyer": BUYER, "lines": lines, "taxes": tuple(taxes),
+        "net_total": net, "tax_total": tax_total, "gross_total": net + tax_total,
+        "contract_number": "C-2026-007", "notes": ("Period November 2026",),
+    }
+    fields.update(overrides)
+    return Document(**fields)
+
+
+STANDARD = document((line(1, "3", "100.00", "19"), line(2, "1", "250.00", "19", "MON")))
+MIXED = document((line(1, "2.5", "80.00", "19"), line(2, "4", "12.35", "7", "EA"), line(3, "1", "99.99", "19")))
+REVERSE = document((line(1, "10", "95.00", "0"),), "AE", buyer=BUYER_AT, tax_rule="reverse_charge")
+EXEMPT = document((line(1, "1", "1200.00", "0", "MON"),), "E", tax_rule="exempt")
+CYRILLIC = document(
+    (line(1, "1", "500.00", "19", "MON", "Поддержка серверов — Übergröße"), line(2, "7", "3.33", "7", "EA")),
+    seller=dataclasses.replace(SELLER, name="Müller & Söhne GmbH", street="Straße des 17. Juni 1"),
+    buyer=Party("ООО «Ромашка»", "RU7701234567", "ул. Тверская, д. 7", "Москва", "125009", "RU", "buh@romashka.ru"),
+)
+# Numeric(18, 2) amounts: 16 integer digits. The EN 16931 XSLT computes its ±1 tolerances in xs:double,
+# exact only up to 2**53 (~9.0e15): larger amounts render exactly but trip BR-S-08 false positives.
+HUGE = document((line(1, "1", "1234567890123456.78", "19"), line(2, "3", "2222222222222222.22", "7")))
+VALID = {"standard": STANDARD, "mixed": MIXED, "reverse_charge": REVERSE, "exempt": EXEMPT,
+         "cyrillic_german": CYRILLIC, "eighteen_digits": HUGE,
+         "proforma_325": STANDARD}
+BROKEN_TOTALS = dataclasses.replace(STANDARD, net_total=Decimal("600.00"), gross_total=Decimal("704.50"))
+BROKEN_TAX = dataclasses.replace(
+    STANDARD, taxes=(TaxBreakdown(Decimal("19"), Decimal("550.00"), Decimal("100.00")),),
+    tax_total=Decimal("100.00"), gross_total=Decimal("650.00"))
+BROKEN_LINES = dataclasses.replace(  # line 3 claims 7 % while the breakdowns count it under 19 %
+    MIXED, lines=(*MIXED.lines[:2], dataclasses.replace(MIXED.lines[2], tax_rate=Decimal(7))))
+NO_BUYER_VAT = dataclasses.replace(REVERSE, buyer=dataclasses.replace(BUYER_AT, vat_id=""))
+BROKEN = {"totals": BROKEN_TOTALS, "tax": BROKEN_TAX, "lines": BROKEN_LINES, "no_buyer_vat": NO_BUYER_VAT}
+
+
+def rendered(name: str) -> bytes:
+    """Render a named valid or broken document (325 shows the proforma type code)."""
+    if name == "proforma_325":
+        return render_ubl(STANDARD, type_code="325")
+    return render_ubl({**VALID, **BROKEN}[name])
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, list[str]]:
+    """Validate every named document with one EN 16931 subprocess."""
+    names = [*VALID, *BROKEN]
+    return dict(zip(names, validate_many([rendered(name) for name in names]), strict=True))
+
+
+def rule_ids(errors: list[str]) -> set[str]:
+    """The rule ids ('BR-CO-10') of 'RULE: message (location)' strings."""
+    return {error.split(":", 1)[0] for error in errors}
+
+
+@pytest.mark.parametrize("name", list(VALID))
+def test_rendered_documents_pass_xsd_and_en16931(results, name):
+    assert results[name] == []
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("totals", {"BR-CO-10"}),
+    ("tax", {"BR-CO-17", "BR-S-09"}),
+    ("lines", {"BR-S-08"}),
+    ("no_buyer_vat", {"BR-AE-02"}),
+])
+def test_broken_documents_name_the_failed_rules(results, name, expected):
+    assert rule_ids(results[name]) == expected, results[name]
+    assert all(error.startswith("BR-") and "(/Invoice" in error for error in results[name]), results[name]
+
+
+def test_validation_runs_saxon_in_a_separate_process():
+    assert validate_ubl(render_ubl(MIXED)) == []
+    assert "saxonche" not in sys.modules
+
+
+def test_header_parties_and_amounts():
+    root = etree.fromstring(render_ubl(CYRILLIC))
+    assert root.findtext("cbc:InvoiceTypeCode", namespaces=NS) == "380"
+    assert PROFORMA_NOTE in [note.text for note in root.findall("cbc:Note", NS)]
+    buyer = root.find("cac:AccountingCustomerParty/cac:Party", NS)
+    assert buyer.findtext("cac:PartyLegalEntity/cbc:RegistrationName", namespaces=NS) == "ООО «Ромашка»"
+    assert buyer.findtext("cac:PartyTaxScheme/cbc:CompanyID", namespaces=NS) == "RU7701234567"
+    payable = root.find("cac:LegalMonetaryTotal/cbc:PayableAmount", NS)
+    assert (payable.text, payable.get("currencyID")) == (str(CYRILLIC.gross_total), "EUR")
+    quantity = root.find("cac:InvoiceLine[2]/cbc:InvoicedQuantity", NS)
+    assert (quantity.text, quantity.get("unitCode")) == ("7.00", "EA")
+
+
+def test_eighteen_digit_amounts_are_exact():
+    root = etree.fromstring(render_ubl(HUGE))
+    amounts = [node.text for node in root.iterfind(".//cbc:LineExtensionAmount", NS)]
+    assert amounts == ["7901234556790123.44", "1234567890123456.78", "6666666666666666.66"]
+    assert root.findtext("cac:LegalMonetaryTotal/cbc:PayableAmount", namespaces=NS) == "8602469122580246.90"
+
+
+def test_reverse_charge_and_exempt_carry_an_exemption_reason():
+    for doc, code in ((REVERSE, "AE"), (EXEMPT, "E")):
+        category = etree.fromstring(render_ubl(doc)).find(".//cac:TaxSubtotal/cac:TaxCategory", NS)
+        assert (category.findtext("cbc:ID", namespaces=NS), category.findtext("cbc:Percent", namespaces=NS)) == (
+            code, "0.00")
+        assert category.findtext("cbc:TaxExemptionReason", namespaces=NS)
+
+
+def test_xsd_errors_are_readable_and_malformed_xml_is_reported():
+    xml = render_ubl(STANDARD).replace(b"<cbc:DueDate>", b"<cbc:Bogus>x</cbc:Bogus><cbc:DueDate>")
+    errors = validate_ubl(xml)
+    assert any(error.startswith("XSD: Element 'cbc:Bogus'") for error in errors), errors
+    assert validate_ubl(b"<Invoice") == [validate_ubl(b"<Invoice")[0]]
+    assert validate_ubl(b"<Invoice")[0].startswith("XML: ")
+
+
+def test_missing_saxonche_and_timeout_raise_clear_errors(monkeypatch):
+    with pytest.raises(UblValidationError, match="timed out"):
+        validate_ubl(render_ubl(STANDARD), timeout=0.01)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(ubl_validate.importlib.util, "find_spec",
+                        lambda name: None if name == "saxonche" else real(name))
+    with pytest.raises(UblValidationError, match="saxonche is not installed"):
+        validate_ubl(render_ubl(STANDARD))
