@@ -21,6 +21,16 @@ PRICES = {("incident", "P1"): "450.00", ("incident", "P2"): "220.00", ("incident
           ("request", "Access request"): "25.00"}
 
 
+@pytest.fixture(autouse=True)
+def proforma_process(app):
+    from pathlib import Path
+
+    from portal.services import processes
+
+    path = Path(__file__).resolve().parents[1] / "workflows" / "definitions" / "proforma_approval.bpmn"
+    processes.deploy(path.read_text(), "test")
+
+
 @pytest.fixture
 def fake():
     running = start_fake_servicenow()

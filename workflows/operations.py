@@ -69,6 +69,25 @@ register(Operation(
 ))
 
 
+register(Operation(
+    topic="proforma.set_state",
+    label="Set the proforma's state",
+    description="Marks the proforma in review, approved, rejected or cancelled.",
+    handler="portal.services.billing:set_state_operation",
+    inputs=(Parameter("proforma_id", "Proforma id", "${proforma_id}"), Parameter("state", "State", "approved")),
+    max_attempts=3,
+))
+register(Operation(
+    topic="proforma.redraft",
+    label="Re-draft the proforma (fetch the data again)",
+    description="Fetches the period's records from the call-logging system again and rebuilds those lines.",
+    handler="portal.services.billing:redraft_operation",
+    inputs=(Parameter("proforma_id", "Proforma id", "${proforma_id}"),),
+    outputs=("gross_total",),
+    queue="integrations",
+))
+
+
 def element_templates() -> list[dict]:
     """Camunda 7 element templates: analysts pick an operation by its label instead of typing a topic."""
     return [_template(operation) for operation in OPERATIONS.values()]

@@ -13,8 +13,10 @@ from portal.errors import DomainError, NotFound, ValidationError
 from portal.extensions import db
 from portal.integrations import servicenow
 from portal.models import Contract, FixedLineItem, IntegrationCache, Proforma, ProformaLine, ServiceRecord
+from portal.models.billing import PROFORMA_STATES
 from portal.models.types import utcnow
 from portal.money import D, quantize
+from portal.services import runtime
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 ZERO = Decimal(0)
@@ -101,6 +103,7 @@ def draft_contract(contract: Contract, year: int, month: int, prepared_by: str, 
     recalculate(proforma)
     db.session.add(proforma)
     db.session.flush()
+    start_review(proforma, prepared_by)
     return proforma, True
 
 
@@ -179,3 +182,46 @@ def recalculate(proforma: Proforma) -> None:
     proforma.net_total = sum((line.net_amount for line in proforma.lines), ZERO)
     proforma.tax_total = sum((line.tax_amount for line in proforma.lines), ZERO)
     proforma.gross_total = proforma.net_total + proforma.tax_total
+
+
+PROCESS = "proforma_approval"
+
+
+def start_review(proforma: Proforma, started_by: str) -> None:
+    """Start the approval process for a drafted proforma (its number is the business key)."""
+    row = runtime.start(PROCESS, proforma.number, {"proforma_id": proforma.id, "currency": proforma.currency,
+                                                   "gross_total": proforma.gross_total}, started_by=started_by)
+    proforma.process_instance_id = row.id
+
+
+def get(proforma_id) -> Proforma:
+    proforma = db.session.get(Proforma, int(proforma_id)) if str(proforma_id).isdigit() else None
+    if proforma is None:
+        raise NotFound(f"no proforma {proforma_id}")
+    return proforma
+
+
+def set_state_operation(params: dict, context) -> dict:
+    """proforma.set_state: in_review, approved, rejected or cancelled."""
+    state = str(params.get("state") or "")
+    if state not in PROFORMA_STATES:
+        raise ValidationError("state", f"must be one of {', '.join(PROFORMA_STATES)}")
+    get(params.get("proforma_id")).state = state
+    db.session.flush()
+    return {}
+
+
+def redraft_operation(params: dict, context) -> dict:
+    """proforma.redraft: fetch the period's records again and rebuild those lines (fixed and manual stay)."""
+    proforma = get(params.get("proforma_id"))
+    contract = proforma.contract
+    year, month = parse_period(proforma.period)
+    records, stale, note = _fetch(contract.customer, year, month, servicenow.fetch_period_cached)
+    kept = [line for line in proforma.lines if line.kind in ("fixed", "manual")]
+    proforma.lines = _record_lines(contract, _store(contract.customer, proforma.period, records)) + kept
+    for position, line in enumerate(proforma.lines, start=1):
+        line.position = position
+    proforma.source_stale, proforma.source_note = stale, note
+    recalculate(proforma)
+    db.session.flush()
+    return {"gross_total": proforma.gross_total}

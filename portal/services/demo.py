@@ -89,11 +89,13 @@ def seed() -> list[tuple[str, str, str]]:
 
 
 DEMO_PROCESS = Path(__file__).resolve().parents[2] / "workflows" / "definitions" / "approval.bpmn"
+PROFORMA_PROCESS = DEMO_PROCESS.with_name("proforma_approval.bpmn")
 
 
 def _workflows():
     """The sample approval process, with one case waiting for an accountant and one for a reviewer."""
     processes.deploy(DEMO_PROCESS.read_text(encoding="utf-8"), "demo seed")
+    processes.deploy(PROFORMA_PROCESS.read_text(encoding="utf-8"), "demo seed")
     variables = {"currency": "EUR", "on": date(2026, 11, 2)}
     for key in ("DEMO-1", "DEMO-2"):
         if _find(ProcessInstance, business_key=key) is None:
