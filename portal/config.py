@@ -23,6 +23,14 @@ DEFAULTS = {
     # None: service tasks run inside the step when there is no Redis, as RQ jobs after the commit otherwise.
     "SERVICE_TASKS_INLINE": None,
     "BASE_CURRENCY": "USD",
+    # Who issues the documents (printed on proformas and sent in SAP/UBL files); set these in production.
+    "SELLER_NAME": "Ledgerflow Demo Services GmbH",
+    "SELLER_VAT_ID": "DE999999999",
+    "SELLER_STREET": "Musterstraße 1",
+    "SELLER_CITY": "Berlin",
+    "SELLER_POSTCODE": "10115",
+    "SELLER_COUNTRY": "DE",
+    "SELLER_EMAIL": "billing@ledgerflow.example",
     "PERMANENT_SESSION_LIFETIME": timedelta(minutes=30),
     "SESSION_REFRESH_EACH_REQUEST": True,
     "SESSION_COOKIE_HTTPONLY": True,

@@ -1,0 +1,71 @@
+"""A stored proforma as the Document every output format renders (PDF/HTML, SAP IDoc and CSV, UBL)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from flask import current_app
+
+from portal.exports.document import Document, Line, Party, TaxBreakdown
+from portal.models import Proforma
+from portal.services.billing import parse_period, period_bounds
+
+CATEGORY_BY_RULE = {"reverse_charge": "AE", "exempt": "E"}
+
+
+def document_for(proforma: Proforma) -> Document:
+    """The proforma with its seller, buyer, lines, tax breakdown and totals."""
+    contract = proforma.contract
+    start, end = period_bounds(*parse_period(proforma.period))
+    return Document(
+        number=proforma.number, issue_date=proforma.issue_date, due_date=proforma.due_date,
+        currency=proforma.currency, period_start=start, period_end=end, seller=seller(),
+        buyer=_buyer(contract), lines=tuple(_line(line) for line in proforma.lines),
+        taxes=_taxes(proforma, contract.tax_rule), net_total=proforma.net_total, tax_total=proforma.tax_total,
+        gross_total=proforma.gross_total, contract_number=contract.number,
+        sap_company_code=contract.sap_company_code, payment_terms_days=contract.payment_terms_days,
+        tax_rule=contract.tax_rule, notes=("Proforma invoice: not a tax invoice.",),
+        idempotency_key=f"ledgerflow-proforma-{proforma.id}")
+
+
+def seller() -> Party:
+    """The issuing company, from the configuration."""
+    config = current_app.config
+    return Party(name=config["SELLER_NAME"], vat_id=config["SELLER_VAT_ID"], street=config["SELLER_STREET"],
+                 city=config["SELLER_CITY"], postcode=config["SELLER_POSTCODE"], country=config["SELLER_COUNTRY"],
+                 email=config["SELLER_EMAIL"])
+
+
+def _buyer(contract) -> Party:
+    customer = contract.customer
+    contact = customer.billing_contact
+    return Party(name=customer.name, vat_id=customer.vat_id, street=customer.billing_street,
+                 city=customer.billing_city, postcode=customer.billing_postcode, country=customer.billing_country,
+                 email=contact.email if contact else "", sap_partner_code=contract.sap_partner_code)
+
+
+def _line(line) -> Line:
+    return Line(number=line.position, description=line.description, quantity=line.quantity,
+                unit_price=line.unit_price, net_amount=line.net_amount, tax_rate=line.tax_rate,
+                tax_amount=line.tax_amount, source=_source(line))
+
+
+def _source(line) -> str:
+    """Where a line came from: "INC0012345 (P2, closed 2026-11-03)", or "fixed" / "manual"."""
+    if line.kind not in ("incident", "request"):
+        return line.kind
+    closed = f"closed {line.closed_at:%Y-%m-%d}" if line.closed_at else ""
+    details = [detail for detail in (line.priority, closed) if detail]
+    return f"{line.source_ref} ({', '.join(details)})" if details else line.source_ref
+
+
+def _taxes(proforma, tax_rule: str) -> tuple[TaxBreakdown, ...]:
+    """One breakdown per rate; amounts are the sums of the lines, so they match the totals exactly."""
+    taxable, tax = defaultdict(Decimal), defaultdict(Decimal)
+    for line in proforma.lines:
+        taxable[line.tax_rate] += line.net_amount
+        tax[line.tax_rate] += line.tax_amount
+    return tuple(TaxBreakdown(rate=rate, taxable_amount=taxable[rate], tax_amount=tax[rate],
+                              category=CATEGORY_BY_RULE.get(tax_rule, "S" if rate else "Z"))
+                 for rate in sorted(taxable))
