@@ -28,6 +28,8 @@ class World:
     rows: dict  # admin endpoint -> id of a real row (details/edit)
     files: dict  # admin endpoint -> (id, content) of a stored file (download)
     task: object = None  # an open human task for reviewers
+    own_proforma: object = None  # approved, with a stored PDF
+    other_proforma: object = None  # approved, another customer's
 
 
 @pytest.fixture
@@ -50,7 +52,26 @@ def world(app):
               "project_documents": (document.id, b"%PDF-1.4 sow")}
     task = _open_review_task()
     rows.update(instances=task.instance_id, incidents=_incident(task.instance_id).id)
-    return World(own, own_contract, other_contract, rows, stored, task)
+    return World(own, own_contract, other_contract, rows, stored, task,
+                 _approved_proforma(own_contract), _approved_proforma(other_contract))
+
+
+def _approved_proforma(contract):
+    from decimal import Decimal
+
+    from portal.models import Proforma, ProformaDocument
+
+    proforma = Proforma(number=f"PF-{contract.number}-2026-11", contract=contract, period="2026-11", state="approved",
+                        currency="EUR", issue_date=date(2026, 12, 1), due_date=date(2026, 12, 31),
+                        net_total=Decimal("10.00"), tax_total=Decimal("0"), gross_total=Decimal("10.00"))
+    db.session.add(proforma)
+    db.session.flush()
+    document = ProformaDocument(proforma_id=proforma.id, format="pdf")
+    files.fill(document, f"{proforma.number}.pdf", b"%PDF-1.4 proforma")
+    document.content_type = "application/pdf"
+    db.session.add(document)
+    db.session.flush()
+    return proforma
 
 
 def _incident(instance_id):

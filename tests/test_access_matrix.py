@@ -98,7 +98,18 @@ def _missing_task_post(endpoint):
 
 TASK_POSTS = ("tasks.claim", "tasks.unclaim", "tasks.reassign", "tasks.comment", "tasks.complete")
 
+def _proforma_pages(endpoint, **extra):
+    """Own approved proforma: 200; another customer's or a missing one: 404 (only customers get that far)."""
+    def probes(i, w):
+        cases = ((w.own_proforma.id, 200), (w.other_proforma.id, 404), (999_999, 404))
+        return [_guarded(endpoint, url_for(endpoint, proforma_id=pid, **extra), "portal.view", i, ok)
+                for pid, ok in cases]
+    return probes
+
+
 SITE = {
+    "customer_portal.proforma": ("portal.view", _proforma_pages("customer_portal.proforma")),
+    "customer_portal.proforma_file": ("portal.view", _proforma_pages("customer_portal.proforma_file", fmt="pdf")),
     "tasks.inbox": ("tasks.view", lambda i, w: [_guarded("tasks.inbox", "/tasks/", "tasks.view", i)]),
     "tasks.detail": ("tasks.view", _task_detail),
     **{endpoint: ("tasks.view", _missing_task_post(endpoint)) for endpoint in TASK_POSTS},

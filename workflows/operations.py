@@ -88,6 +88,17 @@ register(Operation(
 ))
 
 
+register(Operation(
+    topic="proforma.render_documents",
+    label="Render proforma documents (PDF, HTML, SAP, UBL)",
+    description="Renders every format the contract asks for and stores them with the proforma.",
+    handler="portal.services.documents:render_documents_operation",
+    inputs=(Parameter("proforma_id", "Proforma id", "${proforma_id}"),),
+    outputs=("documents",),
+    queue="exports",
+))
+
+
 def element_templates() -> list[dict]:
     """Camunda 7 element templates: analysts pick an operation by its label instead of typing a topic."""
     return [_template(operation) for operation in OPERATIONS.values()]

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueCons
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.models.types import Money, Percent, Quantity, Timestamp, utcnow
+from portal.models.types import Money, Percent, Quantity, StoredFile, Timestamp, utcnow
 
 PROFORMA_STATES = ("draft", "in_review", "approved", "rejected", "cancelled")
 LINE_KINDS = ("incident", "request", "fixed", "manual")
@@ -102,3 +102,25 @@ class ProformaLine(db.Model):
 
     def __str__(self) -> str:
         return f"{self.position}. {self.description}"
+
+
+DOCUMENT_FORMAT_FILES = {  # format -> (file extension, content type)
+    "pdf": ("pdf", "application/pdf"),
+    "html": ("html", "text/html"),
+    "idoc": ("idoc.xml", "application/xml"),
+    "sap_csv": ("csv", "text/csv"),
+    "ubl": ("ubl.xml", "application/xml"),
+}
+
+
+class ProformaDocument(StoredFile, db.Model):
+    """One rendered format of a proforma (PDF, HTML, IDoc, SAP CSV, UBL), as sent and as shown."""
+
+    __tablename__ = "proforma_documents"
+    __table_args__ = (UniqueConstraint("proforma_id", "format"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proforma_id: Mapped[int] = mapped_column(ForeignKey("proformas.id", ondelete="CASCADE"), index=True)
+    format: Mapped[str] = mapped_column(String(10))
+
+    proforma = relationship(Proforma, backref="documents")

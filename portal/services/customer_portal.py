@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from portal.errors import NotFound
 from portal.extensions import db
-from portal.models import Contract, Customer, User
+from portal.models import Contract, Customer, Proforma, ProformaDocument, User
 
 
 def own_customer(user: User) -> Customer:
@@ -28,3 +28,29 @@ def own_contract(user: User, contract_id: int) -> Contract:
     if contract is None or user.customer_id is None or contract.customer_id != user.customer_id:
         raise NotFound(f"no contract {contract_id}")
     return contract
+
+
+def own_proformas(user: User) -> list[Proforma]:
+    """The customer's approved proformas, newest period first."""
+    query = (select(Proforma).join(Contract, Proforma.contract_id == Contract.id)
+             .where(Contract.customer_id == user.customer_id, Proforma.state == "approved")
+             .order_by(Proforma.period.desc(), Proforma.number))
+    return list(db.session.scalars(query))
+
+
+def own_proforma(user: User, proforma_id: int) -> Proforma:
+    """One approved proforma of the customer; anything else is reported as not found."""
+    proforma = db.session.get(Proforma, proforma_id)
+    if proforma is None or proforma.state != "approved" or user.customer_id is None \
+            or proforma.contract.customer_id != user.customer_id:
+        raise NotFound(f"no proforma {proforma_id}")
+    return proforma
+
+
+def own_document(user: User, proforma_id: int, fmt: str) -> ProformaDocument:
+    """A rendered file of one of the customer's approved proformas."""
+    proforma = own_proforma(user, proforma_id)
+    document = next((d for d in proforma.documents if d.format == fmt), None)
+    if document is None:
+        raise NotFound(f"proforma {proforma_id} has no {fmt} document")
+    return document

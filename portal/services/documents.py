@@ -6,9 +6,19 @@ from collections import defaultdict
 from decimal import Decimal
 
 from flask import current_app
+from sqlalchemy import select
 
+from portal.errors import ValidationError
+from portal.exports import pdf
 from portal.exports.document import Document, Line, Party, TaxBreakdown
-from portal.models import Proforma
+from portal.exports.sap_csv import render_sap_csv
+from portal.exports.sap_idoc import render_idoc
+from portal.exports.ubl import render_ubl
+from portal.exports.ubl_validate import validate_ubl
+from portal.extensions import db
+from portal.models import DocumentTemplate, Proforma, ProformaDocument
+from portal.models.billing import DOCUMENT_FORMAT_FILES
+from portal.services import billing, files
 from portal.services.billing import parse_period, period_bounds
 
 CATEGORY_BY_RULE = {"reverse_charge": "AE", "exempt": "E"}
@@ -69,3 +79,52 @@ def _taxes(proforma, tax_rule: str) -> tuple[TaxBreakdown, ...]:
     return tuple(TaxBreakdown(rate=rate, taxable_amount=taxable[rate], tax_amount=tax[rate],
                               category=CATEGORY_BY_RULE.get(tax_rule, "S" if rate else "Z"))
                  for rate in sorted(taxable))
+
+
+def render_all(proforma: Proforma) -> list[ProformaDocument]:
+    """Render and store every format the contract asks for (replacing earlier renderings)."""
+    document = document_for(proforma)
+    stored = {d.format: d for d in proforma.documents}
+    for fmt in proforma.contract.formats:
+        content = RENDERERS[fmt](document)  # first: renderers may query (uploaded templates)
+        extension, content_type = DOCUMENT_FORMAT_FILES[fmt]
+        row = stored.get(fmt)
+        if row is None:
+            row = ProformaDocument(proforma_id=proforma.id, format=fmt)
+            db.session.add(row)
+        files.fill(row, f"{proforma.number}.{extension}", content)
+        row.content_type = content_type
+    db.session.flush()
+    db.session.expire(proforma, ["documents"])
+    return list(proforma.documents)
+
+
+def render_documents_operation(params: dict, context) -> dict:
+    """proforma.render_documents: the approved proforma's files, in the contract's formats."""
+    proforma = billing.get(params.get("proforma_id"))
+    rendered = render_all(proforma)
+    return {"documents": sorted(d.format for d in rendered)}
+
+
+def _template(kind: str) -> str | None:
+    """The newest uploaded template of this kind, if an administrator uploaded one."""
+    newest = db.session.scalar(select(DocumentTemplate).where(DocumentTemplate.kind == kind)
+                               .order_by(DocumentTemplate.uploaded_at.desc(), DocumentTemplate.id.desc()).limit(1))
+    return newest.content.decode("utf-8") if newest else None
+
+
+def _ubl(document: Document) -> bytes:
+    xml = render_ubl(document)
+    problems = validate_ubl(xml)
+    if problems:
+        raise ValidationError("ubl", "the UBL invoice breaks EN 16931: " + "; ".join(problems[:3]))
+    return xml
+
+
+RENDERERS = {
+    "pdf": lambda document: pdf.render_pdf(document, _template("proforma_pdf")),
+    "html": lambda document: pdf.render_html(document, _template("proforma_html")).encode("utf-8"),
+    "idoc": render_idoc,
+    "sap_csv": render_sap_csv,
+    "ubl": _ubl,
+}

@@ -25,7 +25,7 @@ def upload_template(name: str, kind: str, filename: str, content: bytes, uploade
     _check_file(filename, content)
     latest = db.session.scalar(select(func.max(DocumentTemplate.version)).where(DocumentTemplate.name == name))
     template = DocumentTemplate(name=name, kind=kind, version=(latest or 0) + 1, uploaded_by=uploaded_by)
-    _fill(template, filename, content)
+    fill(template, filename, content)
     db.session.add(template)
     db.session.flush()
     return template
@@ -35,7 +35,7 @@ def attach_project_document(project: Project, filename: str, content: bytes, upl
     """Attach a file to a project."""
     _check_file(filename, content)
     document = ProjectDocument(project=project, uploaded_by=uploaded_by)
-    _fill(document, filename, content)
+    fill(document, filename, content)
     db.session.add(document)
     db.session.flush()
     return document
@@ -58,7 +58,8 @@ def _check_file(filename: str, content: bytes) -> None:
         raise ValidationError("file", f"{filename} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
 
 
-def _fill(stored, filename: str, content: bytes) -> None:
+def fill(stored, filename: str, content: bytes) -> None:
+    """Put a file's name, type, size, hash and bytes on a stored-file row."""
     stored.filename = filename.replace("/", "_").replace("\\", "_")
     stored.content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     stored.size = len(content)

@@ -1,0 +1,72 @@
+"""Approved proformas: rendered in the contract's formats, visible to their own customer only."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import HumanTask, Proforma
+from portal.services import billing, processes, tasks
+from tests import factories
+from tests.conftest import login_as
+
+DEFINITIONS = Path(__file__).resolve().parents[1] / "workflows" / "definitions"
+
+
+@pytest.fixture
+def approved(app, make_user):
+    processes.deploy((DEFINITIONS / "proforma_approval.bpmn").read_text(), "test")
+    customer = factories.CustomerFactory(name="Acme Logistics GmbH")
+    contract = factories.ContractFactory(customer=customer, document_formats="pdf,html,idoc,sap_csv,ubl",
+                                         sap_partner_code="0000100001", sap_company_code="1000")
+    factories.FixedLineFactory(contract=contract, unit_price=Decimal("900.00"))
+    billing.draft_period("2026-11", contract.number)
+    db.session.commit()
+    proforma = db.session.scalar(select(Proforma).where(Proforma.contract_id == contract.id))
+    for user, outcome in ((make_user("reviewer"), "submitted"), (make_user("approver"), "approved")):
+        task = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == proforma.process_instance_id,
+                                                         HumanTask.state == "open"))
+        tasks.complete(task.id, user, {}, outcome=outcome)
+        db.session.commit()
+    db.session.refresh(proforma)
+    return proforma
+
+
+def test_approval_renders_every_format_the_contract_asks_for(approved):
+    assert approved.state == "approved"
+    files = {d.format: d for d in approved.documents}
+    assert sorted(files) == ["html", "idoc", "pdf", "sap_csv", "ubl"]
+    assert files["pdf"].content.startswith(b"%PDF") and files["pdf"].filename == f"{approved.number}.pdf"
+    assert approved.number.encode() in files["ubl"].content and b"INVOIC02" in files["idoc"].content
+
+
+def test_the_customer_sees_and_downloads_its_own_proforma(app, client, make_user, approved):
+    login_as(app, client, make_user("customer", customer=approved.contract.customer))
+    home = client.get("/portal/").get_data(as_text=True)
+    assert approved.number in home
+    assert client.get(f"/portal/proformas/{approved.id}").status_code == 200
+    pdf = client.get(f"/portal/proformas/{approved.id}/pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF") and pdf.mimetype == "application/pdf"
+    assert client.get(f"/portal/proformas/{approved.id}/ubl").data.startswith(b"<?xml")
+
+
+def test_another_customer_gets_404(app, client, make_user, approved):
+    login_as(app, client, make_user("customer"))
+    assert approved.number not in client.get("/portal/").get_data(as_text=True)
+    assert client.get(f"/portal/proformas/{approved.id}").status_code == 404
+    assert client.get(f"/portal/proformas/{approved.id}/pdf").status_code == 404
+
+
+def test_proformas_still_in_review_are_not_shown(app, client, make_user):
+    processes.deploy((DEFINITIONS / "proforma_approval.bpmn").read_text(), "test")
+    contract = factories.ContractFactory(customer=factories.CustomerFactory())
+    factories.FixedLineFactory(contract=contract)
+    billing.draft_period("2026-11", contract.number)
+    db.session.commit()
+    proforma = db.session.scalar(select(Proforma).where(Proforma.contract_id == contract.id))
+    login_as(app, client, make_user("customer", customer=contract.customer))
+    assert client.get(f"/portal/proformas/{proforma.id}").status_code == 404
