@@ -16,14 +16,16 @@ from portal.models import (
     FixedLineItem,
     HumanTask,
     ProcessInstance,
+    Proforma,
     Project,
     RateCard,
     RateCardItem,
+    ServiceJob,
     User,
 )
 from portal.models.user import CUSTOMER, ROLE_CATALOG
 from portal.money import D
-from portal.services import masterdata, processes, runtime, tasks, users
+from portal.services import billing, masterdata, processes, runtime, service_jobs, tasks, users
 
 DEMO_DOMAIN = "ledgerflow.example"
 
@@ -84,8 +86,43 @@ def seed() -> list[tuple[str, str, str]]:
     logins += [_user(CUSTOMER, customer_code=code) for code, *_ in CUSTOMERS]
     _projects()
     _workflows()
+    _proformas()
     db.session.flush()
     return logins
+
+
+DEMO_PERIOD = "2026-10"
+
+
+def _proformas():
+    """October's proformas, drafted from a fake ServiceNow run in-process; ACME's is approved (customer portal)."""
+    from dataclasses import replace
+
+    from portal.integrations import servicenow
+    from portal.integrations.fake_servicenow import start_fake_servicenow
+
+    if _find(Proforma, period=DEMO_PERIOD) is None:
+        running = start_fake_servicenow()
+        try:
+            billing.draft_period(DEMO_PERIOD, prepared_by="demo seed", fetch=lambda connection, *args: (
+                servicenow.fetch_period_cached(replace(connection, base_url=running.base_url), *args)))
+        finally:
+            running.stop()
+    acme = _find(Proforma, number=f"PF-C-2026-001-{DEMO_PERIOD}")
+    if acme is None or acme.state == "approved":
+        return
+    _run_queued_jobs(acme.process_instance_id)
+    for role, outcome in (("reviewer", "submitted"), ("approver", "approved")):
+        task = _find(HumanTask, instance_id=acme.process_instance_id, state="open")
+        if task is not None:
+            tasks.complete(task.id, _find(User, email=demo_email(role)), {}, outcome=outcome)
+            _run_queued_jobs(acme.process_instance_id)
+
+
+def _run_queued_jobs(instance_id: int) -> None:
+    """Run the instance's waiting service tasks now (with Redis they would wait for a worker)."""
+    while job := _find(ServiceJob, instance_id=instance_id, state="queued"):
+        service_jobs.run(job.id)
 
 
 DEMO_PROCESS = Path(__file__).resolve().parents[2] / "workflows" / "definitions" / "approval.bpmn"
