@@ -31,6 +31,7 @@ DEFAULTS = {
     "SELLER_POSTCODE": "10115",
     "SELLER_COUNTRY": "DE",
     "SELLER_EMAIL": "billing@ledgerflow.example",
+    "SMTP_URL": None,  # e.g. smtp://user:pass@host:587?starttls=1; `make run` uses a local debugging server
     "PERMANENT_SESSION_LIFETIME": timedelta(minutes=30),
     "SESSION_REFRESH_EACH_REQUEST": True,
     "SESSION_COOKIE_HTTPONLY": True,
@@ -53,7 +54,7 @@ DEFAULTS = {
 }
 
 # Environment variables read as configuration, by name; DATABASE_URL is handled apart.
-ENV_KEYS = ("SECRET_KEY", "ENCRYPTION_KEY", "REDIS_URL", "LEDGERFLOW_ENV", "BASE_CURRENCY")
+ENV_KEYS = ("SECRET_KEY", "ENCRYPTION_KEY", "REDIS_URL", "LEDGERFLOW_ENV", "BASE_CURRENCY", "SMTP_URL")
 
 
 def build_config(instance_path: str, overrides: dict | None) -> dict:

@@ -70,3 +70,33 @@ def test_proformas_still_in_review_are_not_shown(app, client, make_user):
     proforma = db.session.scalar(select(Proforma).where(Proforma.contract_id == contract.id))
     login_as(app, client, make_user("customer", customer=contract.customer))
     assert client.get(f"/portal/proformas/{proforma.id}").status_code == 404
+
+
+def test_approval_e_mails_the_pdf_to_the_billing_contact(app, make_user):
+    from tests.integrations.smtp_server import SmtpServer
+
+    with SmtpServer() as server:
+        app.config["SMTP_URL"] = f"smtp://127.0.0.1:{server.port}"
+        try:
+            processes.deploy((DEFINITIONS / "proforma_approval.bpmn").read_text(), "test")
+            customer = factories.CustomerFactory()
+            factories.ContactFactory(customer=customer, email="ap@customer.example")
+            contract = factories.ContractFactory(customer=customer)
+            factories.FixedLineFactory(contract=contract)
+            billing.draft_period("2026-11", contract.number)
+            db.session.commit()
+            proforma = db.session.scalar(select(Proforma).where(Proforma.contract_id == contract.id))
+            for user, outcome in ((make_user("reviewer"), "submitted"), (make_user("approver"), "approved")):
+                task = db.session.scalar(select(HumanTask).where(
+                    HumanTask.instance_id == proforma.process_instance_id, HumanTask.state == "open"))
+                tasks.complete(task.id, user, {}, outcome=outcome)
+                db.session.commit()
+        finally:
+            app.config["SMTP_URL"] = None
+        received = server.received
+    assert len(received) == 1
+    message = received[0].message
+    assert received[0].rcpt_tos == ["ap@customer.example"] and proforma.number in message["Subject"]
+    attachment = next(message.iter_attachments())
+    assert attachment.get_filename() == f"{proforma.number}.pdf"
+    assert attachment.get_content().startswith(b"%PDF")

@@ -40,7 +40,7 @@ def test_run_script_serves_the_demo_without_redis(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "LEDGERFLOW_ENV")}
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'demo.db'}", SECRET_KEY="run-script-test-key-0123456789",
                HOST="127.0.0.1", PORT=str(port), BIN=str(Path(sys.executable).parent),
-               FAKE_SERVICENOW_PORT=str(free_port()))
+               FAKE_SERVICENOW_PORT=str(free_port()), DEMO_SMTP_PORT=str(free_port()))
     log = tmp_path / "run.log"
     with log.open("w") as out:
         process = subprocess.Popen([str(ROOT / "scripts" / "run")], cwd=ROOT, env=env, stdout=out,
@@ -54,3 +54,4 @@ def test_run_script_serves_the_demo_without_redis(tmp_path):
     assert "admin@ledgerflow.example" in output and "demo-admin-pass" in output
     assert "No REDIS_URL: background jobs run inside the web process." in output
     assert f"Ledgerflow on http://127.0.0.1:{port}" in output
+    assert "Outgoing mail is printed here" in output

@@ -99,6 +99,19 @@ register(Operation(
 ))
 
 
+register(Operation(
+    topic="proforma.email",
+    label="E-mail the proforma to the customer",
+    description="Sends the PDF to the customer's billing contacts (SMTP_URL).",
+    handler="portal.services.delivery:email_operation",
+    inputs=(Parameter("proforma_id", "Proforma id", "${proforma_id}"),),
+    outputs=("mail_message_id",),
+    max_attempts=5,
+    backoff_seconds=30,
+    queue="notifications",
+))
+
+
 def element_templates() -> list[dict]:
     """Camunda 7 element templates: analysts pick an operation by its label instead of typing a topic."""
     return [_template(operation) for operation in OPERATIONS.values()]

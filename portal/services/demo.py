@@ -120,8 +120,12 @@ def _proformas():
 
 
 def _run_queued_jobs(instance_id: int) -> None:
-    """Run the instance's waiting service tasks now (with Redis they would wait for a worker)."""
-    while job := _find(ServiceJob, instance_id=instance_id, state="queued"):
+    """Run the instance's waiting service tasks now, each once (a failure is left to the sweep's retries)."""
+    tried: set[int] = set()
+    while job := db.session.scalar(select(ServiceJob).where(ServiceJob.instance_id == instance_id,
+                                                            ServiceJob.state == "queued",
+                                                            ServiceJob.id.not_in(tried or {0}))):
+        tried.add(job.id)
         service_jobs.run(job.id)
 
 
