@@ -103,9 +103,16 @@ def test_customer_sees_its_own_company(live_url, page):
     sign_in(page, live_url, "portal@acme.ledgerflow.example", "demo-customer-pass")
     page.wait_for_url("**/portal/")
     assert page.locator("h1", has_text="Acme Logistics GmbH").is_visible()
-    assert page.locator("text=C-2026-001").is_visible()
+    assert page.get_by_role("link", name="C-2026-001", exact=True).is_visible()
     assert page.locator("text=C-2026-002").count() == 0
+    assert page.locator("#proformas", has_text="PF-C-2026-001-2026-10").is_visible()  # approved by the demo seed
     shot(page, "customer-portal")
+    with page.expect_download() as download:
+        page.click("#proformas >> text=PDF")
+    assert download.value.suggested_filename == "PF-C-2026-001-2026-10.pdf"
+    page.click("#proformas >> text=PF-C-2026-001-2026-10")
+    assert page.locator("#lines").is_visible()
+    shot(page, "customer-proforma")
 
 
 def sign_in_with_authenticator(page, base: str, email: str, password: str) -> None:
