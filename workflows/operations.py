@@ -100,6 +100,17 @@ register(Operation(
 
 
 register(Operation(
+    topic="proforma.upload",
+    label="Upload the proforma files to the customer's portal",
+    description="Sends the rendered files over the contract's channel (SFTP or HTTPS) with an idempotency key.",
+    handler="portal.services.delivery:upload_operation",
+    inputs=(Parameter("proforma_id", "Proforma id", "${proforma_id}"),),
+    outputs=("uploaded",),
+    max_attempts=4,
+    backoff_seconds=60,
+    queue="integrations",
+))
+register(Operation(
     topic="proforma.email",
     label="E-mail the proforma to the customer",
     description="Sends the PDF to the customer's billing contacts (SMTP_URL).",

@@ -1,7 +1,14 @@
 """SQLAlchemy models, one module per aggregate; importing this package registers them all."""
 
 from portal.models.audit import AuditEvent
-from portal.models.billing import IntegrationCache, Proforma, ProformaDocument, ProformaLine, ServiceRecord
+from portal.models.billing import (
+    IntegrationCache,
+    Proforma,
+    ProformaDocument,
+    ProformaLine,
+    ServiceRecord,
+    UploadReceipt,
+)
 from portal.models.contract import Contract, FixedLineItem, Project, ProjectDocument
 from portal.models.customer import Customer, CustomerContact
 from portal.models.documents import DocumentTemplate
@@ -41,6 +48,7 @@ __all__ = [
     "ServiceJob",
     "ServiceRecord",
     "TaskComment",
+    "UploadReceipt",
     "User",
     "WorkflowTimer",
 ]

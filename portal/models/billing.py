@@ -124,3 +124,21 @@ class ProformaDocument(StoredFile, db.Model):
     format: Mapped[str] = mapped_column(String(10))
 
     proforma = relationship(Proforma, backref="documents")
+
+
+class UploadReceipt(db.Model):
+    """What the customer's channel answered for one uploaded file; a receipt means: do not send again."""
+
+    __tablename__ = "upload_receipts"
+    __table_args__ = (UniqueConstraint("proforma_id", "filename", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proforma_id: Mapped[int] = mapped_column(ForeignKey("proformas.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    channel: Mapped[str] = mapped_column(String(500))
+    location: Mapped[str] = mapped_column(String(500))
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(40))
+    reference: Mapped[str] = mapped_column(String(300), default="")
+    already_present: Mapped[bool] = mapped_column(default=False)
+    uploaded_at = mapped_column(Timestamp(), default=utcnow)

@@ -39,6 +39,7 @@ class Contract(db.Model):
     upload_url: Mapped[str] = mapped_column(String(500), default="")
     upload_username: Mapped[str] = mapped_column(String(120), default="")
     upload_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    upload_host_key: Mapped[str] = mapped_column(Text, default="")  # SFTP: the server's pinned public key(s)
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
     created_at = mapped_column(Timestamp(), default=utcnow)

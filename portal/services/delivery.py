@@ -1,13 +1,17 @@
-"""Delivering approved proformas: e-mail to the customer's billing contacts (upload channels come next)."""
+"""Delivering approved proformas: upload to the customer's channel, e-mail to its billing contacts."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from flask import current_app
+from sqlalchemy import select
 
 from portal.errors import ValidationError
-from portal.integrations import mail
+from portal.extensions import db
+from portal.integrations import mail, uploads
+from portal.integrations.servicenow import RetryPolicy
+from portal.models import UploadReceipt
 from portal.services import billing
 
 
@@ -39,3 +43,39 @@ def email_operation(params: dict, context) -> dict:
         message_id=f"proforma-mail:{proforma.id}:{pdf.sha256}",
         headers={"Auto-Submitted": "auto-generated"})
     return {"mail_message_id": mail.send(smtp_settings(), message)}
+
+
+def upload_operation(params: dict, context) -> dict:
+    """proforma.upload: the stored files to the contract's channel, once each (receipts say what went)."""
+    proforma = billing.get(params.get("proforma_id"))
+    contract = proforma.contract
+    if contract.upload_channel == "none":
+        return {"uploaded": 0}
+    channel = _channel(contract)
+    key = f"ledgerflow-proforma-{proforma.id}"
+    sent = set(db.session.scalars(select(UploadReceipt.filename).where(UploadReceipt.proforma_id == proforma.id,
+                                                                        UploadReceipt.idempotency_key == key)))
+    pending = [d for d in sorted(proforma.documents, key=lambda d: d.format) if d.filename not in sent]
+    if not pending:
+        return {"uploaded": 0}
+    receipts = uploads.upload(channel, [uploads.UploadFile(d.filename, d.content, d.content_type) for d in pending],
+                              key, retry=QUICK_RETRY)
+    for document, receipt in zip(pending, receipts, strict=True):
+        db.session.add(UploadReceipt(
+            proforma_id=proforma.id, filename=document.filename, channel=receipt.channel,
+            location=receipt.location, idempotency_key=key, status=receipt.status, reference=receipt.reference or "",
+            already_present=receipt.already_present, uploaded_at=receipt.uploaded_at.replace(tzinfo=None)))
+    db.session.flush()
+    return {"uploaded": len(receipts)}
+
+
+# A worker should not sleep long: a few quick tries here, the job's own backoff between attempts.
+QUICK_RETRY = RetryPolicy(attempts=2, base_delay=1, max_delay=5)
+
+
+def _channel(contract) -> uploads.Channel:
+    try:
+        return uploads.Channel(kind=contract.upload_channel, url=contract.upload_url, username=contract.upload_username,
+                               secret=contract.upload_secret or "", host_key=contract.upload_host_key or "")
+    except ValueError as exc:
+        raise ValidationError("upload_url", f"contract {contract.number}: {exc}") from exc
