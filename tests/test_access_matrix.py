@@ -86,10 +86,11 @@ def _task_detail(i, w):
     return [Probe("tasks.detail", "GET", url, 200 if sees else 404)]
 
 
-def _missing_task_post(endpoint):
-    """POSTs on a task that does not exist: nothing changes; what allowed POSTs do is in test_inbox.py."""
+def _missing_task_post(endpoint, **extra):
+    """POSTs on a task that does not exist: nothing changes; what allowed POSTs do is in test_inbox.py and
+    test_proforma_review.py."""
     def probes(i, w):
-        url = url_for(endpoint, task_id=999_999)
+        url = url_for(endpoint, task_id=999_999, **extra)
         if i == ANON:
             return [Probe(endpoint, "POST", url, 302, LOGIN)]
         return [Probe(endpoint, "POST", url, 404 if holds(i, "tasks.view") else 403)]
@@ -113,6 +114,9 @@ SITE = {
     "tasks.inbox": ("tasks.view", lambda i, w: [_guarded("tasks.inbox", "/tasks/", "tasks.view", i)]),
     "tasks.detail": ("tasks.view", _task_detail),
     **{endpoint: ("tasks.view", _missing_task_post(endpoint)) for endpoint in TASK_POSTS},
+    "proforma_review.add_line": ("tasks.view", _missing_task_post("proforma_review.add_line")),
+    **{endpoint: ("tasks.view", _missing_task_post(endpoint, line_id=1))
+       for endpoint in ("proforma_review.change_line", "proforma_review.remove_line")},
     "main.home": (None, _home),
     "main.dashboard": ("dashboard.view", lambda i, w: [_guarded("main.dashboard", "/dashboard", "dashboard.view", i)]),
     "customer_portal.home": ("portal.view",

@@ -130,6 +130,10 @@ class Instance:
         task.run()
         self.advance()
 
+    def set_task_variables(self, guid: str, values: dict) -> None:
+        """Change variables of a waiting user task (e.g. a total a reviewer's edits changed)."""
+        self._task(guid, TaskState.READY).data.update(values)
+
     def deliver(self, guid: str, result: dict) -> None:
         """Finish an external service task with the operation's result."""
         task = self._task(guid, TaskState.STARTED)

@@ -73,6 +73,7 @@ class HumanTask(db.Model):
     candidate_roles: Mapped[list] = mapped_column(JSON, default=list)
     candidate_users: Mapped[list] = mapped_column(JSON, default=list)
     excluded_users: Mapped[list] = mapped_column(JSON, default=list)
+    contributors: Mapped[list] = mapped_column(JSON, default=list)  # who changed the case during this task
     assignee: Mapped[str | None] = mapped_column(String(254), index=True)
     due_at: Mapped[datetime | None] = mapped_column(Timestamp())
     form: Mapped[list] = mapped_column(JSON, default=list)

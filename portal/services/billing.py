@@ -154,7 +154,7 @@ def _record_lines(contract: Contract, records: list[ServiceRecord]) -> list[Prof
             else f"Request {record.number}: {record.catalog_item}"
         lines.append(ProformaLine(
             kind=record.kind, description=f"{label} — {record.short_description}"[:300], quantity=Decimal(1),
-            unit_price=price, tax_rate=_tax_rate(contract, contract.tax_rate), source_ref=record.number,
+            unit_price=price, tax_rate=tax_rate_for(contract, contract.tax_rate), source_ref=record.number,
             priority=record.priority, closed_at=record.closed_at, service_record_id=record.id))
     return lines
 
@@ -165,11 +165,11 @@ def _fixed_lines(contract: Contract, year: int, month: int) -> list[ProformaLine
         FixedLineItem.contract_id == contract.id, FixedLineItem.valid_from <= end,
         or_(FixedLineItem.valid_to.is_(None), FixedLineItem.valid_to >= start)).order_by(FixedLineItem.id))
     return [ProformaLine(kind="fixed", description=item.description, quantity=item.quantity,
-                         unit_price=item.unit_price, tax_rate=_tax_rate(contract, item.tax_rate), source_ref="fixed")
+                         unit_price=item.unit_price, tax_rate=tax_rate_for(contract, item.tax_rate), source_ref="fixed")
             for item in items]
 
 
-def _tax_rate(contract: Contract, rate) -> Decimal:
+def tax_rate_for(contract: Contract, rate) -> Decimal:
     """Reverse charge and exempt contracts carry no tax on the document."""
     return D(rate) if contract.tax_rule == "standard" else ZERO
 

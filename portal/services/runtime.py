@@ -123,14 +123,15 @@ def _sync_human_tasks(row, instance, now, known: dict) -> dict:
 
 
 def _excluded_users(row, view) -> list[str]:
-    """Four-eyes: who completed the named steps, from the engine and from our task rows (which outlive
-    the engine's compacted history)."""
+    """Four-eyes: who completed or changed things in the named steps, from the engine and from our task rows
+    (which outlive the engine's compacted history)."""
     if not view.four_eyes_elements:
         return view.excluded_users
-    done = db.session.scalars(select(HumanTask.completed_by).where(
+    done = db.session.execute(select(HumanTask.completed_by, HumanTask.contributors).where(
         HumanTask.instance_id == row.id, HumanTask.element_id.in_(view.four_eyes_elements),
         HumanTask.state == "completed"))
-    return sorted({*view.excluded_users, *(email for email in done if email)})
+    people = {email for completed_by, contributors in done for email in [completed_by, *(contributors or [])]}
+    return sorted({*view.excluded_users, *(email for email in people if email)})
 
 
 def _sync_jobs(row, instance, now, known: set, handled: set) -> list:

@@ -12,7 +12,7 @@ from portal.extensions import db, login_manager
 from portal.models import User
 from portal.security import can
 from portal.services import audit
-from portal.web import auth, customer_portal, main, tasks
+from portal.web import auth, customer_portal, main, proforma_review, tasks
 from portal.web.access import public
 from portal.web.forms import EmptyForm
 from portal.web.nav import navigation
@@ -35,7 +35,7 @@ SECURITY_HEADERS = {
 
 def init_web(app: Flask) -> None:
     """Register blueprints and request hooks on the app."""
-    for blueprint in (auth.bp, main.bp, customer_portal.bp, tasks.bp):
+    for blueprint in (auth.bp, main.bp, customer_portal.bp, tasks.bp, proforma_review.bp):
         app.register_blueprint(blueprint)
     app.add_url_rule("/assets/<package>/<path:filename>", "assets", public(_asset))
     _init_login(app)

@@ -12,7 +12,7 @@ from portal.extensions import db
 from portal.models import User
 from portal.models.types import utcnow
 from portal.security import can
-from portal.services import inbox, runtime, tasks
+from portal.services import inbox, proforma_review, runtime, tasks
 from portal.web.access import require
 from portal.web.forms import EmptyForm
 
@@ -36,7 +36,9 @@ def inbox_page():
 @require("tasks.view")
 def detail(task_id: int):
     task = _visible(task_id)
-    return render_template("tasks/detail.html", task=task, now=utcnow(), form=EmptyForm(),
+    proforma = proforma_review.proforma_for(task)
+    return render_template("tasks/detail.html", task=task, now=utcnow(), form=EmptyForm(), proforma=proforma,
+                           may_edit=proforma is not None and proforma_review.may_edit(task, current_user),
                            refusal=tasks.refusal(task, current_user), history=runtime.describe(task.instance),
                            managers=can(current_user, "users.manage") or "finance_manager" in current_user.role_codes,
                            eligible=_eligible_users(task) if task.state == "open" else [])

@@ -1,0 +1,41 @@
+"""Proforma review inside the review task: change, add and remove lines."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, request, url_for
+from flask_login import current_user
+
+from portal.edge import run_and_flash
+from portal.services import proforma_review
+from portal.web.access import require
+from portal.web.forms import EmptyForm
+from portal.web.tasks import _visible
+
+bp = Blueprint("proforma_review", __name__, url_prefix="/tasks/<int:task_id>/proforma")
+
+
+@bp.post("/lines/<int:line_id>")
+@require("tasks.view")
+def change_line(task_id: int, line_id: int):
+    return _edit(task_id, lambda: proforma_review.change_line(task_id, current_user, line_id, request.form),
+                 "The line is changed.")
+
+
+@bp.post("/lines/<int:line_id>/delete")
+@require("tasks.view")
+def remove_line(task_id: int, line_id: int):
+    return _edit(task_id, lambda: proforma_review.remove_line(task_id, current_user, line_id), "The line is removed.")
+
+
+@bp.post("/lines/new")
+@require("tasks.view")
+def add_line(task_id: int):
+    return _edit(task_id, lambda: proforma_review.add_line(task_id, current_user, request.form), "The line is added.")
+
+
+def _edit(task_id: int, use_case, message: str):
+    _visible(task_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    run_and_flash(use_case, message)
+    return redirect(url_for("tasks.detail", task_id=task_id) + "#proforma")
