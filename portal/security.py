@@ -32,6 +32,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "templates.read": frozenset({ADMIN, FINANCE_MANAGER, ACCOUNTANT, ANALYST, GUEST}),
     "templates.write": frozenset({ADMIN, FINANCE_MANAGER}),
     "users.manage": frozenset({ADMIN}),
+    "billing.draft": frozenset({ADMIN, FINANCE_MANAGER, ACCOUNTANT}),
     "processes.read": frozenset({ADMIN, FINANCE_MANAGER, ANALYST}),
     "processes.deploy": frozenset({ADMIN, ANALYST}),
     "processes.operate": frozenset({ADMIN, FINANCE_MANAGER}),

@@ -108,7 +108,17 @@ def _proforma_pages(endpoint, **extra):
     return probes
 
 
+def _draft_button(i, w):
+    """A month with nothing to draft would still change rows; a bad month changes nothing for anyone."""
+    url = url_for("main.draft_proformas")
+    if i == ANON:
+        return [Probe("main.draft_proformas", "POST", url, 302, LOGIN, data={"period": "not-a-month"})]
+    status = 302 if holds(i, "billing.draft") else 403
+    return [Probe("main.draft_proformas", "POST", url, status, data={"period": "not-a-month"})]
+
+
 SITE = {
+    "main.draft_proformas": ("billing.draft", _draft_button),
     "customer_portal.proforma": ("portal.view", _proforma_pages("customer_portal.proforma")),
     "customer_portal.proforma_file": ("portal.view", _proforma_pages("customer_portal.proforma_file", fmt="pdf")),
     "tasks.inbox": ("tasks.view", lambda i, w: [_guarded("tasks.inbox", "/tasks/", "tasks.view", i)]),

@@ -159,3 +159,24 @@ def test_cli_drafts_and_reports(app, fake):
     assert f"drafted  PF-{contract.number}-2026-11" in first.output
     again = runner.invoke(args=["billing", "draft", "--period", "2026-11", "--contract", contract.number])
     assert "exists   PF-" in again.output and "0 drafted, 1 already there" in again.output
+
+
+def test_the_dashboard_button_drafts_the_month(app, client, make_user):
+    from tests.conftest import csrf_from, login_as
+
+    contract = contract_for(factories.CustomerFactory())
+    login_as(app, client, make_user("accountant"))
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert 'id="draft-form"' in page
+    response = client.post("/billing/draft", data={"csrf_token": csrf_from(page), "period": "2026-11"})
+    assert response.status_code == 302
+    assert "2026-11: 1 drafted" in client.get("/dashboard").get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(select(Proforma).where(Proforma.contract_id == contract.id)) is not None
+
+
+def test_reviewers_have_no_draft_button(app, client, make_user):
+    from tests.conftest import login_as
+
+    login_as(app, client, make_user("reviewer"))
+    assert 'id="draft-form"' not in client.get("/dashboard").get_data(as_text=True)

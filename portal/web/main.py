@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from datetime import date, timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from portal.errors import DomainError
+from portal.extensions import db
 from portal.security import can
-from portal.services import dashboard, inbox
+from portal.services import billing, dashboard, inbox
 from portal.web.access import public, require
+from portal.web.forms import EmptyForm
 
 bp = Blueprint("main", __name__)
 
@@ -28,4 +33,26 @@ def dashboard_page():
     summary = dashboard.master_data_summary() if can(current_user, "masterdata.read") else None
     changes = dashboard.recent_changes() if can(current_user, "audit.read") else None
     work = inbox.counts(current_user) if can(current_user, "tasks.view") else None
-    return render_template("main/dashboard.html", summary=summary, changes=changes, work=work)
+    return render_template("main/dashboard.html", summary=summary, changes=changes, work=work, form=EmptyForm(),
+                           last_month=(date.today().replace(day=1) - timedelta(days=1)).strftime("%Y-%m"))
+
+
+@bp.post("/billing/draft", endpoint="draft_proformas")
+@require("billing.draft")
+def draft_proformas():
+    """The dashboard's "Draft proformas" button: one proforma per active contract for the month."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    period = request.form.get("period", "")
+    try:
+        report = billing.draft_period(period, prepared_by=current_user.email)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("main.dashboard"))
+    flash(f"{period}: {len(report.created)} drafted, {len(report.existing)} already there, "
+          f"{len(report.failed)} failed.", "success" if not report.failed else "warning")
+    for contract, error in report.failed.items():
+        flash(f"{contract}: {error}", "error")
+    return redirect(url_for("main.dashboard"))
