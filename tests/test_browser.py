@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import pyotp
@@ -115,12 +116,22 @@ def test_customer_sees_its_own_company(live_url, page):
     shot(page, "customer-proforma")
 
 
+ENROLLED: dict[str, list] = {}  # email -> [secret, last time step used]: the live server lives for the module
+
+
 def sign_in_with_authenticator(page, base: str, email: str, password: str) -> None:
-    """Password, then enroll the authenticator (first sign-in) and type its current code."""
+    """Password, then the authenticator: enroll at the first sign-in, type a fresh code after that."""
     sign_in(page, base, email, password)
-    page.wait_for_url("**/login/enroll")
-    secret = page.inner_text("#totp-secret").replace(" ", "")
-    page.fill("input[name=code]", pyotp.TOTP(secret).now())
+    page.wait_for_url(lambda url: url.endswith(("/login/enroll", "/login/code")))
+    if page.url.endswith("/login/enroll"):
+        ENROLLED[email] = [page.inner_text("#totp-secret").replace(" ", ""), None]
+    secret, last_step = ENROLLED[email]
+    totp = pyotp.TOTP(secret)
+    step = totp.timecode(datetime.now())
+    if step == last_step:  # a code is good once; the next step's code is accepted (one step of drift)
+        step += 1
+    page.fill("input[name=code]", totp.generate_otp(step))
+    ENROLLED[email][1] = step
     page.click("button[type=submit]")
     page.wait_for_url("**/dashboard")
 
@@ -155,3 +166,34 @@ def test_analyst_checks_a_diagram_and_admin_sees_the_instance(live_url, page):
     page.wait_for_selector("#diagram[data-ready=true]")
     assert page.locator(".lf-completed").count() >= 2 and page.locator(".lf-active").count() >= 1
     shot(page, "instance-view")
+
+
+def test_reviewer_edits_a_proforma_line_and_an_approver_approves(live_url, browser):
+    reviewer = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    sign_in_with_authenticator(reviewer, live_url, "reviewer@ledgerflow.example", "demo-reviewer-pass")
+    reviewer.goto(f"{live_url}/tasks/?view=queue&business_key=PF-C-2026-002")
+    reviewer.click("#task-table >> text=Review the proforma")
+    reviewer.click("button:has-text('Claim')")
+    before = reviewer.inner_text("#proforma-total")
+    first_line = reviewer.locator("#proforma-lines tbody tr").first
+    first_line.locator("input[name=quantity]").fill("2")
+    first_line.locator("button:has-text('Save')").click()
+    assert reviewer.locator("text=The line is changed.").is_visible()
+    assert reviewer.inner_text("#proforma-total") != before
+    shot(reviewer, "proforma-review")
+    reviewer.click("#task-form button[value=submitted]")
+    reviewer.wait_for_url("**/tasks/")
+    reviewer.context.close()
+
+    approver = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    sign_in_with_authenticator(approver, live_url, "approver@ledgerflow.example", "demo-approver-pass")
+    approver.goto(f"{live_url}/tasks/?view=queue&business_key=PF-C-2026-002")
+    approver.click("#task-table >> text=Approve the proforma")
+    approver.click("button:has-text('Claim')")
+    assert approver.locator("#proforma-lines").is_visible()  # read-only for the approver
+    assert approver.locator("#add-line").count() == 0
+    shot(approver, "proforma-approve")
+    approver.click("#task-form button[value=approved]")
+    approver.wait_for_url("**/tasks/")
+    assert approver.locator("text=Done: Approve the proforma (approved).").is_visible()
+    approver.context.close()

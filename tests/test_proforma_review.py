@@ -50,6 +50,9 @@ def test_changing_a_line_recalculates_audits_and_marks_the_editor(review):
     db.session.refresh(proforma)
     assert proforma.lines[0].net_amount == Decimal("901.00") and proforma.gross_total == Decimal("901.00")
     assert reviewer.email in proforma.editors
+    from portal.services import runtime
+
+    assert runtime.describe(task.instance)["variables"]["gross_total"] == Decimal("901.00")
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.entity_type == "ProformaLine",
                                                        AuditEvent.action == "update").order_by(AuditEvent.id.desc()))
     assert event.actor is not None and event.changes["unit_price"] == ["900.00", "450.50"]

@@ -257,10 +257,14 @@ class Instance:
         return views
 
     def variables(self) -> dict:
+        """The case's current data: the last completed step's, updated by what waiting tasks hold now."""
         if self.is_completed:
             return dict(self.workflow.data)
         last = self.workflow.last_task or self.workflow.task_tree
-        return dict(last.data)
+        current = dict(last.data)
+        for task in self.workflow.get_tasks(state=TaskState.READY):
+            current.update(task.data)
+        return current
 
     def markers(self) -> dict[str, list[str]]:
         """Element ids by state, for drawing the instance on its diagram."""
