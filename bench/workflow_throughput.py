@@ -16,44 +16,17 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import psycopg  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from common import ROOT, SECRET, make_app, scratch_database
+from sqlalchemy import select
 
-POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-SECRET = "bench-secret-key-0123456789abcdef"
 APPROVAL = (ROOT / "bench" / "approval.bpmn").read_text()
 LOOP = (ROOT / "bench" / "loop.bpmn").read_text()
 USER_STEPS = ("prepare", "review", "approve")
-
-
-@contextmanager
-def scratch_database():
-    base = make_url(POSTGRES)
-    name = f"ledgerflow_bench_{uuid.uuid4().hex[:8]}"
-    libpq = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(libpq, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(libpq, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def make_app(url: str, redis_url: str | None):
-    from portal import create_app
-
-    return create_app({"LEDGERFLOW_ENV": "testing", "SECRET_KEY": SECRET, "SQLALCHEMY_DATABASE_URI": url,
-                       "REDIS_URL": redis_url, "RATELIMIT_STORAGE_URI": "memory://"})
 
 
 def prepare_database(app) -> dict:

@@ -124,18 +124,21 @@ def _fetch(customer, year: int, month: int, fetch):
 
 
 def _store(customer, period: str, records) -> list[ServiceRecord]:
-    """Upsert the fetched records (keyed by the external system's id)."""
+    """Upsert the fetched records (keyed by the external system's id): one read, one write."""
+    ids = [record.external_id for record in records]
+    existing = {row.external_id: row for row in db.session.scalars(select(ServiceRecord).where(
+        ServiceRecord.customer_id == customer.id, ServiceRecord.external_id.in_(ids)))} if ids else {}
     stored = []
-    for record in records:
-        row = db.session.scalar(select(ServiceRecord).where(ServiceRecord.customer_id == customer.id,
-                                                            ServiceRecord.external_id == record.external_id))
-        row = row or ServiceRecord(customer_id=customer.id, external_id=record.external_id)
-        row.period, row.kind, row.number = period, record.kind, record.number
-        row.priority, row.catalog_item = record.priority, record.catalog_item
-        row.short_description, row.closed_at = record.short_description[:300], record.closed_at
-        row.raw = record.raw
-        db.session.add(row)
-        stored.append(row)
+    with db.session.no_autoflush:
+        for record in records:
+            row = existing.get(record.external_id) or ServiceRecord(customer_id=customer.id,
+                                                                     external_id=record.external_id)
+            row.period, row.kind, row.number = period, record.kind, record.number
+            row.priority, row.catalog_item = record.priority, record.catalog_item
+            row.short_description, row.closed_at = record.short_description[:300], record.closed_at
+            row.raw = record.raw
+            db.session.add(row)
+            stored.append(row)
     db.session.flush()
     return stored
 

@@ -1,0 +1,84 @@
+"""Drafting throughput on PostgreSQL: N contracts (default 1,000), each fetched from the fake ServiceNow over
+HTTP, priced, stored as a proforma and started in its approval process, through billing.draft_period.
+
+    .venv/bin/python bench/draft_throughput.py [--contracts 1000]
+
+Needs PostgreSQL (BENCH_POSTGRES_URL; a scratch database is created and dropped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ROOT, make_app, scratch_database
+
+COMPANIES = ("Acme Logistics GmbH", "Globex Corporation", "Initech Services Ltd")
+PRICES = {("incident", "P1"): "450.00", ("incident", "P2"): "220.00", ("incident", "P3"): "95.00",
+          ("incident", "P4"): "40.00", ("request", "New laptop setup"): "120.00",
+          ("request", "Access request"): "25.00"}
+
+
+def prepare(app, base_url: str, contracts: int) -> None:
+    """Customers on the fake ServiceNow (its three companies in turn), a rate card, contracts, fixed lines."""
+    from flask_migrate import upgrade
+
+    from portal.extensions import db
+    from portal.models import Contract, Customer, FixedLineItem, RateCard, RateCardItem
+    from portal.services import processes
+
+    with app.app_context():
+        upgrade()
+        processes.deploy((ROOT / "workflows" / "definitions" / "proforma_approval.bpmn").read_text(), "bench")
+        card = RateCard(name="Bench", currency="EUR", valid_from=date(2026, 1, 1),
+                        items=[RateCardItem(kind=k, key=key, unit_price=Decimal(p)) for (k, key), p in PRICES.items()])
+        db.session.add(card)
+        for i in range(contracts):
+            customer = Customer(code=f"B{i:05d}", name=f"Bench customer {i}", currency="EUR",
+                                calllog_url=base_url, calllog_company=COMPANIES[i % 3], calllog_auth="basic",
+                                calllog_username="ledgerflow", calllog_secret="demo-servicenow-pass")
+            contract = Contract(customer=customer, number=f"BENCH-{i:05d}", currency="EUR", tax_rate=Decimal("19"),
+                                rate_card=card, valid_from=date(2026, 1, 1))
+            db.session.add_all([customer, contract, FixedLineItem(
+                contract=contract, description="Flat fee", quantity=Decimal(1), unit_price=Decimal("1000.00"),
+                tax_rate=Decimal("19"), valid_from=date(2026, 1, 1))])
+        db.session.commit()
+
+
+def draft(app, contracts: int) -> dict:
+    from portal.extensions import db
+    from portal.services import billing
+
+    with app.app_context():
+        started = time.perf_counter()
+        report = billing.draft_period("2026-11", prepared_by="bench")
+        db.session.commit()
+        elapsed = time.perf_counter() - started
+    assert len(report.created) == contracts and not report.failed, report.failed
+    return {"contracts": contracts, "seconds": round(elapsed, 2), "proformas_per_second": round(contracts / elapsed, 1),
+            "ms_per_proforma": round(elapsed / contracts * 1000, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--contracts", type=int, default=1000)
+    args = parser.parse_args()
+    from portal.integrations.fake_servicenow import start_fake_servicenow
+
+    running = start_fake_servicenow()
+    try:
+        with scratch_database() as url:
+            prepare(make_app(url), running.base_url, args.contracts)
+            print(f"drafting on PostgreSQL against the fake ServiceNow: {draft(make_app(url), args.contracts)}")
+    finally:
+        running.stop()
+
+
+if __name__ == "__main__":
+    main()
