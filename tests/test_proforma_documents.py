@@ -56,3 +56,13 @@ def test_idoc_and_csv_of_a_proforma(proforma):
     document = documents.document_for(proforma)
     assert validate_idoc(render_idoc(document)) == []
     assert proforma.number.encode() in render_sap_csv(document)
+
+
+def test_an_uploaded_template_overrides_the_built_in_layout(proforma):
+    from portal.services import files
+
+    proforma.contract.document_formats = "html"
+    files.upload_template("Our proforma", "proforma_html", "proforma.html",
+                          b"<html><body><h1>Custom {{ document.number }}</h1></body></html>", "admin")
+    rendered = {d.format: d for d in documents.render_all(proforma)}
+    assert rendered["html"].content == f"<html><body><h1>Custom {proforma.number}</h1></body></html>".encode()
