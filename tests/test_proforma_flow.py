@@ -7,41 +7,30 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from portal.errors import Forbidden
 from portal.extensions import db
-from portal.models import HumanTask, Proforma
-from portal.services import billing, processes, runtime, tasks
+from portal.models import Proforma
+from portal.services import runtime, tasks
 from tests import factories
+from tests.proforma_helpers import complete_steps, deploy_approval_process, draft_for, open_task
 
 DEFINITIONS = Path(__file__).resolve().parents[1] / "workflows" / "definitions"
 
 
 @pytest.fixture(autouse=True)
 def deployed(app):
-    processes.deploy((DEFINITIONS / "proforma_approval.bpmn").read_text(), "test")
+    deploy_approval_process()
 
 
 def draft(amount: str) -> Proforma:
     contract = factories.ContractFactory(customer=factories.CustomerFactory())
     factories.FixedLineFactory(contract=contract, unit_price=Decimal(amount), tax_rate=Decimal("0"))
-    billing.draft_period("2026-11", contract.number, prepared_by="cli")
-    db.session.commit()  # the deferred "mark in review" step runs after the commit
-    return db.session.scalar(select(Proforma).where(Proforma.contract_id == contract.id))
+    return draft_for(contract)
 
 
-def open_task(proforma: Proforma) -> HumanTask:
-    db.session.expire_all()
-    return db.session.scalar(select(HumanTask).where(HumanTask.instance_id == proforma.process_instance_id,
-                                                     HumanTask.state == "open"))
-
-
-def do(proforma, user, outcome) -> HumanTask:
-    task = open_task(proforma)
-    tasks.complete(task.id, user, {}, outcome=outcome)
-    db.session.commit()
-    return task
+def do(proforma, user, outcome) -> None:
+    complete_steps(proforma, [(user, outcome)])
 
 
 def test_a_draft_starts_its_approval_process_with_the_proforma_as_business_key(app):

@@ -6,34 +6,26 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from portal.extensions import db
-from portal.models import HumanTask, Proforma
-from portal.services import billing, processes, tasks
 from tests import factories
 from tests.conftest import login_as
+from tests.proforma_helpers import complete_steps, deploy_approval_process, draft_for
 
 DEFINITIONS = Path(__file__).resolve().parents[1] / "workflows" / "definitions"
 
 
 @pytest.fixture
 def approved(app, make_user):
-    processes.deploy((DEFINITIONS / "proforma_approval.bpmn").read_text(), "test")
+    deploy_approval_process()
     customer = factories.CustomerFactory(name="Acme Logistics GmbH")
     contract = factories.ContractFactory(customer=customer, document_formats="pdf,html,idoc,sap_csv,ubl",
                                          sap_partner_code="0000100001", sap_company_code="1000")
     factories.FixedLineFactory(contract=contract, unit_price=Decimal("900.00"))
-    billing.draft_period("2026-11", contract.number)
-    db.session.commit()
-    proforma = db.session.scalar(select(Proforma).where(Proforma.contract_id == contract.id))
-    for user, outcome in ((make_user("reviewer"), "submitted"), (make_user("approver"), "approved")):
-        task = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == proforma.process_instance_id,
-                                                         HumanTask.state == "open"))
-        tasks.complete(task.id, user, {}, outcome=outcome)
-        db.session.commit()
-    db.session.refresh(proforma)
-    return proforma
+    return complete_steps(draft_for(contract), approval_steps(make_user))
+
+
+def approval_steps(make_user):
+    return ((make_user("reviewer"), "submitted"), (make_user("approver"), "approved"))
 
 
 def test_approval_renders_every_format_the_contract_asks_for(approved):
@@ -62,12 +54,10 @@ def test_another_customer_gets_404(app, client, make_user, approved):
 
 
 def test_proformas_still_in_review_are_not_shown(app, client, make_user):
-    processes.deploy((DEFINITIONS / "proforma_approval.bpmn").read_text(), "test")
+    deploy_approval_process()
     contract = factories.ContractFactory(customer=factories.CustomerFactory())
     factories.FixedLineFactory(contract=contract)
-    billing.draft_period("2026-11", contract.number)
-    db.session.commit()
-    proforma = db.session.scalar(select(Proforma).where(Proforma.contract_id == contract.id))
+    proforma = draft_for(contract)
     login_as(app, client, make_user("customer", customer=contract.customer))
     assert client.get(f"/portal/proformas/{proforma.id}").status_code == 404
 
@@ -78,19 +68,12 @@ def test_approval_e_mails_the_pdf_to_the_billing_contact(app, make_user):
     with SmtpServer() as server:
         app.config["SMTP_URL"] = f"smtp://127.0.0.1:{server.port}"
         try:
-            processes.deploy((DEFINITIONS / "proforma_approval.bpmn").read_text(), "test")
+            deploy_approval_process()
             customer = factories.CustomerFactory()
             factories.ContactFactory(customer=customer, email="ap@customer.example")
             contract = factories.ContractFactory(customer=customer)
             factories.FixedLineFactory(contract=contract)
-            billing.draft_period("2026-11", contract.number)
-            db.session.commit()
-            proforma = db.session.scalar(select(Proforma).where(Proforma.contract_id == contract.id))
-            for user, outcome in ((make_user("reviewer"), "submitted"), (make_user("approver"), "approved")):
-                task = db.session.scalar(select(HumanTask).where(
-                    HumanTask.instance_id == proforma.process_instance_id, HumanTask.state == "open"))
-                tasks.complete(task.id, user, {}, outcome=outcome)
-                db.session.commit()
+            proforma = complete_steps(draft_for(contract), approval_steps(make_user))
         finally:
             app.config["SMTP_URL"] = None
         received = server.received

@@ -11,10 +11,11 @@ from sqlalchemy import select
 
 from portal.errors import Forbidden, ValidationError
 from portal.extensions import db
-from portal.models import AuditEvent, HumanTask, Proforma
-from portal.services import billing, processes, proforma_review, tasks
+from portal.models import AuditEvent, Proforma
+from portal.services import proforma_review, tasks
 from tests import factories
 from tests.conftest import csrf_from, login_as
+from tests.proforma_helpers import deploy_approval_process, draft_for, open_task
 
 DEFINITIONS = Path(__file__).resolve().parents[1] / "workflows" / "definitions"
 
@@ -22,23 +23,15 @@ DEFINITIONS = Path(__file__).resolve().parents[1] / "workflows" / "definitions"
 @pytest.fixture
 def review(app, make_user):
     """A drafted 900.00 proforma whose review task a reviewer has claimed."""
-    processes.deploy((DEFINITIONS / "proforma_approval.bpmn").read_text(), "test")
+    deploy_approval_process()
     contract = factories.ContractFactory(customer=factories.CustomerFactory(), tax_rate=Decimal("0"))
     factories.FixedLineFactory(contract=contract, unit_price=Decimal("900.00"), tax_rate=Decimal("0"))
-    billing.draft_period("2026-11", contract.number)
-    db.session.commit()
-    proforma = db.session.scalar(select(Proforma).where(Proforma.contract_id == contract.id))
+    proforma = draft_for(contract)
     reviewer = make_user("reviewer")
     task = open_task(proforma)
     tasks.claim(task.id, reviewer)
     db.session.commit()
     return proforma, task, reviewer
-
-
-def open_task(proforma) -> HumanTask:
-    db.session.expire_all()
-    return db.session.scalar(select(HumanTask).where(HumanTask.instance_id == proforma.process_instance_id,
-                                                     HumanTask.state == "open"))
 
 
 def test_changing_a_line_recalculates_audits_and_marks_the_editor(review):

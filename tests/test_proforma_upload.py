@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import HumanTask, ProcessInstance, Proforma, ServiceJob, UploadReceipt
-from portal.services import billing, processes, service_jobs, tasks, timers
+from portal.models import ProcessInstance, Proforma, ServiceJob, UploadReceipt
+from portal.services import service_jobs, timers
 from tests import factories
 from tests.integrations.upload_servers import PASSWORD, USERNAME, SFTPTestServer, ed25519_key, free_port, openssh_line
+from tests.proforma_helpers import complete_steps, deploy_approval_process, draft_for
 
 DEFINITIONS = Path(__file__).resolve().parents[1] / "workflows" / "definitions"
 
@@ -25,23 +26,15 @@ def host_key():
 
 
 def approve(make_user, server, host_key) -> Proforma:
-    processes.deploy((DEFINITIONS / "proforma_approval.bpmn").read_text(), "test")
+    deploy_approval_process()
     (server.root / "inbox").mkdir(exist_ok=True)
     contract = factories.ContractFactory(
         customer=factories.CustomerFactory(), document_formats="pdf,ubl", upload_channel="sftp",
         upload_url=server.url(), upload_username=USERNAME, upload_secret=PASSWORD,
         upload_host_key=openssh_line(host_key))
     factories.FixedLineFactory(contract=contract, unit_price=Decimal("900.00"))
-    billing.draft_period("2026-11", contract.number)
-    db.session.commit()
-    proforma = db.session.scalar(select(Proforma).where(Proforma.contract_id == contract.id))
-    for user, outcome in ((make_user("reviewer"), "submitted"), (make_user("approver"), "approved")):
-        task = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == proforma.process_instance_id,
-                                                         HumanTask.state == "open"))
-        tasks.complete(task.id, user, {}, outcome=outcome)
-        db.session.commit()
-    db.session.refresh(proforma)
-    return proforma
+    steps = ((make_user("reviewer"), "submitted"), (make_user("approver"), "approved"))
+    return complete_steps(draft_for(contract), steps)
 
 
 def uploaded(server) -> list[str]:
