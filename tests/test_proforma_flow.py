@@ -4,7 +4,6 @@ the diagram's threshold → approved; rejections loop back to review."""
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,6 @@ from portal.models import Proforma
 from portal.services import runtime, tasks
 from tests import factories
 from tests.proforma_helpers import complete_steps, deploy_approval_process, draft_for, open_task
-
-DEFINITIONS = Path(__file__).resolve().parents[1] / "workflows" / "definitions"
 
 
 @pytest.fixture(autouse=True)

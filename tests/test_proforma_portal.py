@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from tests import factories
 from tests.conftest import login_as
 from tests.proforma_helpers import complete_steps, deploy_approval_process, draft_for
-
-DEFINITIONS = Path(__file__).resolve().parents[1] / "workflows" / "definitions"
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ approval threshold follow."""
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -16,8 +15,6 @@ from portal.services import proforma_review, tasks
 from tests import factories
 from tests.conftest import csrf_from, login_as
 from tests.proforma_helpers import deploy_approval_process, draft_for, open_task
-
-DEFINITIONS = Path(__file__).resolve().parents[1] / "workflows" / "definitions"
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -16,8 +15,6 @@ from portal.services import service_jobs, timers
 from tests import factories
 from tests.integrations.upload_servers import PASSWORD, USERNAME, SFTPTestServer, ed25519_key, free_port, openssh_line
 from tests.proforma_helpers import complete_steps, deploy_approval_process, draft_for
-
-DEFINITIONS = Path(__file__).resolve().parents[1] / "workflows" / "definitions"
 
 
 @pytest.fixture
