@@ -20,6 +20,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from portal.errors import DomainError
+from portal.integrations.retry import RetryPolicy, Transient, retrying
 
 log = logging.getLogger(__name__)
 
@@ -127,17 +128,8 @@ class Message:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff for connection failures and 4xx (transient) SMTP replies."""
-
-    attempts: int = 4
-    base_delay: float = 2.0
-    max_delay: float = 60.0
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number `attempt` (1-based)."""
-        return min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+# SMTP relays ask for patience: longer waits than the retry module's defaults.
+MAIL_RETRY = RetryPolicy(base_delay=2.0, max_delay=60.0)
 
 
 def message_id_for(key: str, domain: str) -> str:
@@ -172,7 +164,7 @@ def build(settings: SmtpSettings, message: Message) -> EmailMessage:
 
 
 def send(settings: SmtpSettings, message: Message, *, sleep: Callable[[float], Any] = time.sleep,
-         retry: RetryPolicy = RetryPolicy()) -> str:
+         retry: RetryPolicy = MAIL_RETRY) -> str:
     """Send the message; returns its Message-ID. Every attempt sends the same bytes (same Message-ID and Date).
 
     A connection dropped after DATA may deliver twice; receivers can drop the copy by its Message-ID."""
@@ -181,29 +173,12 @@ def send(settings: SmtpSettings, message: Message, *, sleep: Callable[[float], A
     sender = _address(settings.sender).addr_spec
     recipients = [address.addr_spec for address in mime["To"].addresses]
     message_id = str(mime["Message-ID"])
-    for attempt in range(1, retry.attempts + 1):
-        try:
-            _deliver(settings, sender, recipients, data)
-        except _Transient as exc:
-            if attempt == retry.attempts:
-                raise MailError(f"SMTP {settings.host}:{settings.port}: not sent after {attempt} attempts ({exc})",
-                                smtp_code=exc.code, transient=True) from exc
-            delay = retry.delay(attempt)
-            log.warning("SMTP %s:%d attempt %d failed (%s); retrying in %.1fs", settings.host, settings.port,
-                        attempt, exc, delay)
-            sleep(delay)
-        else:
-            log.info("Mail %s sent to %s via %s:%d", message_id, ", ".join(recipients), settings.host, settings.port)
-            return message_id
-    raise AssertionError("unreachable")  # pragma: no cover - attempts >= 1
-
-
-class _Transient(Exception):
-    """A failure worth retrying (no connection, dropped connection, 4xx reply)."""
-
-    def __init__(self, reason: str, code: int | None = None):
-        super().__init__(reason)
-        self.code = code
+    where = f"SMTP {settings.host}:{settings.port}"
+    retrying(lambda: _deliver(settings, sender, recipients, data), what=where, policy=retry, sleep=sleep,
+             give_up=lambda attempts, exc: MailError(f"{where}: not sent after {attempts} attempts ({exc})",
+                                                     smtp_code=exc.code, transient=True))
+    log.info("Mail %s sent to %s via %s:%d", message_id, ", ".join(recipients), settings.host, settings.port)
+    return message_id
 
 
 def _deliver(settings: SmtpSettings, sender: str, recipients: list[str], data: bytes) -> None:
@@ -221,7 +196,7 @@ def _deliver(settings: SmtpSettings, sender: str, recipients: list[str], data: b
             client.login(settings.username, settings.password)
         refused = client.sendmail(sender, recipients, data)
     except smtplib.SMTPServerDisconnected as exc:
-        raise _Transient(f"connection lost ({exc})" if str(exc) else "connection lost") from exc
+        raise Transient(f"connection lost ({exc})" if str(exc) else "connection lost") from exc
     except smtplib.SMTPRecipientsRefused as exc:
         raise _refused(where, exc.recipients, delivered=False) from exc
     except smtplib.SMTPResponseException as exc:
@@ -229,11 +204,11 @@ def _deliver(settings: SmtpSettings, sender: str, recipients: list[str], data: b
     except smtplib.SMTPException as exc:  # STARTTLS or AUTH not offered, no usable AUTH mechanism
         raise MailError(f"{where}: {exc}") from exc
     except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
-        raise _Transient(f"TLS connection closed ({exc})") from exc
+        raise Transient(f"TLS connection closed ({exc})") from exc
     except ssl.SSLError as exc:  # certificate or protocol mismatch: configuration, not weather
         raise MailError(f"{where}: TLS failed ({exc.reason or exc})") from exc
     except OSError as exc:  # refused, reset, timeout, unknown host
-        raise _Transient(f"{type(exc).__name__}: {exc}") from exc
+        raise Transient(f"{type(exc).__name__}: {exc}") from exc
     finally:
         if client is not None:
             _close(client)
@@ -252,7 +227,7 @@ def _close(client: smtplib.SMTP) -> None:
 def _reply(where: str, exc: smtplib.SMTPResponseException) -> Exception:
     text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
     if 400 <= exc.smtp_code < 500:
-        return _Transient(f"{exc.smtp_code} {text}", exc.smtp_code)
+        return Transient(f"{exc.smtp_code} {text}", code=exc.smtp_code)
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return MailError(f"{where}: login refused ({exc.smtp_code} {text})", smtp_code=exc.smtp_code)
     stage = {smtplib.SMTPConnectError: "connection refused", smtplib.SMTPSenderRefused: "sender refused",
@@ -264,8 +239,8 @@ def _refused(where: str, refused: dict, *, delivered: bool) -> Exception:
     replies = {rcpt: (code, msg.decode(errors="replace") if isinstance(msg, bytes) else str(msg))
                for rcpt, (code, msg) in refused.items()}
     if not delivered and all(400 <= code < 500 for code, _ in replies.values()):
-        return _Transient("; ".join(f"{rcpt}: {code} {msg}" for rcpt, (code, msg) in replies.items()),
-                          next(iter(replies.values()))[0])
+        return Transient("; ".join(f"{rcpt}: {code} {msg}" for rcpt, (code, msg) in replies.items()),
+                         code=next(iter(replies.values()))[0])
     listed = "; ".join(f"{rcpt} ({code} {msg})" for rcpt, (code, msg) in replies.items())
     prefix = "sent, but some recipients refused" if delivered else "recipient(s) refused"
     return MailError(f"{where}: {prefix}: {listed}", field="to", smtp_code=next(iter(replies.values()))[0],

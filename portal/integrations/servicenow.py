@@ -12,11 +12,12 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal, Protocol
 
 from portal.errors import DomainError
+from portal.integrations.retry import RetryPolicy, Transient, retrying, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -117,21 +118,6 @@ class Period:
         return cls(**data)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff for connection errors, timeouts, 429 and 5xx."""
-
-    attempts: int = 4
-    base_delay: float = 1.0
-    max_delay: float = 30.0
-    max_retry_after: float = 120.0
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait after failed attempt number `attempt` (1-based); never less than Retry-After."""
-        backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return backoff if retry_after is None else max(backoff, min(retry_after, self.max_retry_after))
-
-
 class PeriodCache(Protocol):
     """Where the last good answer per company and month is kept (in memory in tests, the DB in the portal)."""
 
@@ -146,18 +132,6 @@ class MemoryCache(dict):
     def set(self, key: str, value: str) -> None:
         """Store or replace."""
         self[key] = value
-
-
-class _Transient(Exception):
-    """A failure worth retrying, with the server's Retry-After in seconds when it sent one."""
-
-    def __init__(self, reason: str, retry_after: float | None = None):
-        super().__init__(reason)
-        self.retry_after = retry_after
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
@@ -181,7 +155,7 @@ def cache_key(connection: Connection, year: int, month: int) -> str:
 
 def fetch_period(connection: Connection, year: int, month: int, *, sleep: Callable[[float], Any] = time.sleep,
                  retry: RetryPolicy = RetryPolicy(), page_size: int = 200,
-                 now: Callable[[], datetime] = _utcnow) -> Period:
+                 now: Callable[[], datetime] = utcnow) -> Period:
     """Resolved/closed incidents and closed-complete requests of the connection's company in the month."""
     start, end = month_bounds(year, month)
     session = _Session(connection, sleep, retry)
@@ -271,17 +245,10 @@ class _Session:
         return urllib.request.Request(url, data, headers, method="POST" if data else "GET")  # noqa: S310 - http(s)
 
     def _call(self, table: str, build: Callable[[], urllib.request.Request]) -> tuple[Any, bytes]:
-        for attempt in range(1, self.retry.attempts + 1):
-            try:
-                return self._send(table, build())
-            except _Transient as exc:
-                if attempt == self.retry.attempts:
-                    raise CallLogError(f"{table}: no good answer after {attempt} attempts ({exc})", table=table,
-                                       transient=True) from exc
-                delay = self.retry.delay(attempt, exc.retry_after)
-                log.warning("ServiceNow %s attempt %d failed (%s); retrying in %.1fs", table, attempt, exc, delay)
-                self.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover - attempts >= 1
+        return retrying(lambda: self._send(table, build()), what=f"ServiceNow {table}", policy=self.retry,
+                        sleep=self.sleep, give_up=lambda attempts, exc: CallLogError(
+                            f"{table}: no good answer after {attempts} attempts ({exc})", table=table,
+                            transient=True))
 
     def _send(self, table: str, request: urllib.request.Request) -> tuple[Any, bytes]:
         try:
@@ -290,13 +257,13 @@ class _Session:
         except urllib.error.HTTPError as exc:
             raise _http_error(table, exc) from exc
         except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
-            raise _Transient(str(getattr(exc, "reason", exc)) or type(exc).__name__) from exc
+            raise Transient(str(getattr(exc, "reason", exc)) or type(exc).__name__) from exc
 
 
 def _http_error(table: str, exc: urllib.error.HTTPError) -> Exception:
     status = exc.code
     if status == 429 or status >= 500:
-        return _Transient(f"HTTP {status}", _retry_after(exc.headers.get("Retry-After")))
+        return Transient(f"HTTP {status}", retry_after=_retry_after(exc.headers.get("Retry-After")))
     try:
         detail = (json.loads(exc.read() or b"{}").get("error") or {}).get("message", "")
     except (ValueError, AttributeError, OSError):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from portal.errors import ValidationError
 from portal.extensions import db
 from portal.integrations import mail, uploads
-from portal.integrations.servicenow import RetryPolicy
+from portal.integrations.retry import RetryPolicy
 from portal.models import UploadReceipt
 from portal.services import billing
 
