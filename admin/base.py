@@ -15,11 +15,10 @@ from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 
 from portal.errors import ValidationError
+from portal.exports.cells import neutralise_formula
 from portal.extensions import db
 from portal.security import can
 from portal.services import masterdata
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class AdminForm(BaseForm):
@@ -144,13 +143,6 @@ class PortalAdminIndexView(GuardedView, AdminIndexView):
     @expose("/")
     def index(self):
         return self.render("admin/ledgerflow_index.html")
-
-
-def neutralise_formula(value):
-    """Stop spreadsheets from running cell text as a formula (CSV/XLSX injection)."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def _label(view, field: str) -> str:

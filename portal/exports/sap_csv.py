@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 
+from portal.exports.cells import neutralise_formula
 from portal.exports.document import Document, Line
 from portal.exports.sap_common import decimal_text, money_text, rate_text, sap_date, single_line, tax_category
 from portal.money import minor_units
@@ -33,8 +34,6 @@ COLUMNS = (
     "CompanyCode", "Partner", "DocumentNumber", "DocumentDate", "Currency", "Line", "Description", "Quantity",
     "Unit", "UnitPrice", "NetAmount", "TaxCode", "TaxRate", "TaxAmount", "GrossAmount",
 )
-# Same rule as admin.base.neutralise_formula, duplicated on purpose: exports must not import the admin edge.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def render_sap_csv(document: Document) -> bytes:
@@ -44,13 +43,6 @@ def render_sap_csv(document: Document) -> bytes:
     writer.writerow(COLUMNS)
     writer.writerows(_row(document, line) for line in document.lines)
     return buffer.getvalue().encode("utf-8-sig")
-
-
-def neutralise_formula(value: str) -> str:
-    """Stop spreadsheets from running cell text as a formula (CSV/XLSX injection)."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def _text(value: str) -> str:
