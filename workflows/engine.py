@@ -286,8 +286,8 @@ class Instance:
     def _user_task_view(self, task, now: datetime | None) -> UserTaskView:
         spec = task.task_spec
         roles = spec.candidate_groups or ([parser.role_from_lane(spec.lane)] if spec.lane else [])
-        four_eyes = parser._split((spec.extensions or {}).get(FOUR_EYES_PROPERTY))
-        outcomes = parser._split((spec.extensions or {}).get(OUTCOMES_PROPERTY))
+        four_eyes = parser.split_list((spec.extensions or {}).get(FOUR_EYES_PROPERTY))
+        outcomes = parser.split_list((spec.extensions or {}).get(OUTCOMES_PROPERTY))
         return UserTaskView(
             guid=str(task.id), element_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
             candidate_roles=[self._resolve(task, r) for r in roles],

@@ -102,7 +102,8 @@ class ExternalServiceTask(ServiceTaskMixin, BpmnSpecMixin):
         my_task.complete()
 
 
-def _split(value: str | None) -> list[str]:
+def split_list(value: str | None) -> list[str]:
+    """"a, b ,c" → ["a", "b", "c"] (Camunda lists: candidate groups, property values)."""
     return [v.strip() for v in value.split(",") if v.strip()] if value else []
 
 
@@ -110,8 +111,8 @@ class _UserTaskParser(UserTaskParser):
     def create_task(self):
         return self.spec_class(
             self.spec, self.bpmn_id, form=self.get_form(),
-            candidate_groups=_split(self.attribute("candidateGroups", "camunda")),
-            candidate_users=_split(self.attribute("candidateUsers", "camunda")),
+            candidate_groups=split_list(self.attribute("candidateGroups", "camunda")),
+            candidate_users=split_list(self.attribute("candidateUsers", "camunda")),
             assignee=self.attribute("assignee", "camunda"), due_date=self.attribute("dueDate", "camunda"),
             **self.bpmn_attributes)
 
@@ -254,8 +255,9 @@ def _cycle_branch(element, lanes, rules, process) -> list[Problem]:
 
 def _user_task(element, lanes, rules, process) -> list[Problem]:
     element_id = element.get("id")
-    groups = _split(element.get(f"{{{CAMUNDA_NS}}}candidateGroups"))
-    users = _split(element.get(f"{{{CAMUNDA_NS}}}candidateUsers")) + _split(element.get(f"{{{CAMUNDA_NS}}}assignee"))
+    groups = split_list(element.get(f"{{{CAMUNDA_NS}}}candidateGroups"))
+    users = [*split_list(element.get(f"{{{CAMUNDA_NS}}}candidateUsers")),
+             *split_list(element.get(f"{{{CAMUNDA_NS}}}assignee"))]
     lane = lanes.get(element_id)
     roles = groups or ([role_from_lane(lane)] if lane else [])
     problems = [Problem(element_id, f"unknown role {role!r} (candidate groups and lanes name roles: "
@@ -271,7 +273,7 @@ def _four_eyes_problems(element, process) -> list[Problem]:
     xpath = f"./bpmn:extensionElements/camunda:properties/camunda:property[@name='{FOUR_EYES_PROPERTY}']"
     task_ids = {t.get("id") for t in process.iter(f"{{{BPMN_NS}}}userTask")}
     return [Problem(element.get("id"), f"{FOUR_EYES_PROPERTY} names {ref!r}, which is not a user task here")
-            for prop in element.xpath(xpath, namespaces=NS) for ref in _split(prop.get("value"))
+            for prop in element.xpath(xpath, namespaces=NS) for ref in split_list(prop.get("value"))
             if ref not in task_ids]
 
 
