@@ -8,41 +8,27 @@ A route the matrix does not know fails the tests: add it to SITE or ADMIN_FUNCS 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field, replace
-from urllib.parse import parse_qs, urlsplit
+from dataclasses import replace
+from urllib.parse import urlsplit
 
 import pytest
 from flask import url_for
-from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models.user import ROLE_CATALOG
 from portal.security import PERMISSIONS, STAFF_ROLES
 from tests import factories
+from tests.access_probes import LOGIN, Probe, check, snapshot
 from tests.access_world import DISPOSABLE, _seq
 from tests.conftest import login_as, page_csrf
 
 ANON = "anonymous"
 IDENTITIES = [ANON, *ROLE_CATALOG]
-LOGIN = "<sign-in>"  # a Probe.location meaning "/login?next=<the requested path>"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def holds(identity: str, permission: str) -> bool:
     return identity in PERMISSIONS[permission]
-
-
-@dataclass
-class Probe:
-    endpoint: str
-    method: str
-    url: str
-    status: int
-    location: str | None = None  # the redirect target's path (LOGIN also checks ?next=)
-    data: dict = field(default_factory=dict)
-    gone: tuple | None = None  # (table, id) the request must delete; otherwise NOTHING in the database may change
-    body: bytes | None = None  # exact response body (downloads)
-    mimetype: str | None = None
 
 
 # ---- site routes: endpoint -> (declared permission, None for public; probes for an identity) -----------------
@@ -228,44 +214,6 @@ def all_probes(app, identity, w) -> list[Probe]:
     with app.test_request_context():
         probes = [p for endpoint in sorted({e for e, _ in routes(app)}) for p in classify(app, endpoint)(identity, w)]
     return sorted(probes, key=lambda p: p.endpoint == "auth.logout")  # signing out last
-
-
-def snapshot() -> dict:
-    return {t.name: db.session.execute(select(t).order_by(*t.primary_key.columns)).all()
-            for t in db.metadata.sorted_tables}
-
-
-def check(client, probe: Probe, token: str) -> list[str]:
-    """Send the probe; return what differs from its expectation."""
-    before = snapshot()
-    if probe.method == "POST":
-        response = client.post(probe.url, data={"csrf_token": token, **probe.data})
-    else:
-        response = client.get(probe.url)
-    body = response.get_data()  # also drains streamed exports
-    where, errors = f"{probe.method} {probe.url}", []
-    if response.status_code != probe.status:
-        errors.append(f"{where}: got {response.status_code}, expected {probe.status}")
-    if probe.location is not None and response.status_code == 302:
-        target = urlsplit(response.headers.get("Location", ""))
-        nxt = parse_qs(target.query).get("next", [""])[0]
-        if probe.location == LOGIN and (target.path != "/login" or not nxt.startswith(urlsplit(probe.url).path)):
-            errors.append(f"{where}: redirected to {target.geturl()}, expected sign-in with next={probe.url}")
-        elif probe.location != LOGIN and target.path != probe.location:
-            errors.append(f"{where}: redirected to {target.geturl()}, expected {probe.location}")
-    if probe.mimetype and response.status_code == probe.status and response.mimetype != probe.mimetype:
-        errors.append(f"{where}: content type {response.mimetype}, expected {probe.mimetype}")
-    if probe.body is not None and response.status_code == 200 and body != probe.body:
-        errors.append(f"{where}: wrong file content")
-    after = snapshot()
-    if probe.gone:
-        table, row_id = probe.gone
-        if any(row.id == row_id for row in after[table.name]):
-            errors.append(f"{where}: {table.name} {row_id} was not deleted")
-    elif after != before:
-        changed = sorted(name for name in before if before[name] != after[name])
-        errors.append(f"{where}: changed the database ({', '.join(changed)})")
-    return errors
 
 
 def sign_in(app, client, identity, w):
