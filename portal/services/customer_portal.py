@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from portal.errors import NotFound
 from portal.extensions import db
@@ -34,6 +35,7 @@ def own_proformas(user: User) -> list[Proforma]:
     """The customer's approved proformas, newest period first."""
     query = (select(Proforma).join(Contract, Proforma.contract_id == Contract.id)
              .where(Contract.customer_id == user.customer_id, Proforma.state == "approved")
+             .options(selectinload(Proforma.documents))  # the list links every file
              .order_by(Proforma.period.desc(), Proforma.number))
     return list(db.session.scalars(query))
 

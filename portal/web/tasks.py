@@ -28,8 +28,10 @@ def inbox_page():
     filters = inbox.Filters(request.args.get("process", ""), request.args.get("business_key", ""),
                             request.args.get("due", ""))
     page = inbox.tasks(current_user, view, filters, page=max(1, request.args.get("page", 1, type=int)))
+    unfiltered = {view: page.total} if filters == inbox.Filters() else None  # this tab's count is known already
     return render_template("tasks/inbox.html", view=view, filters=filters, page=page, now=utcnow(),
-                           counts=inbox.counts(current_user), processes=inbox.process_keys(), form=EmptyForm())
+                           counts=inbox.counts(current_user, unfiltered), processes=inbox.process_keys(),
+                           form=EmptyForm())
 
 
 @bp.get("/<int:task_id>", endpoint="detail")
