@@ -1,5 +1,6 @@
-"""Drafting throughput on PostgreSQL: N contracts (default 1,000), each fetched from the fake ServiceNow over
-HTTP, priced, stored as a proforma and started in its approval process, through billing.draft_period.
+"""Drafting throughput on PostgreSQL: N contracts (default 1,000), each fetched over HTTP from the fake
+ServiceNow (in its own process), priced, stored as a proforma and started in its approval process, through
+billing.draft_period.
 
     .venv/bin/python bench/draft_throughput.py [--contracts 1000]
 
@@ -9,8 +10,11 @@ Needs PostgreSQL (BENCH_POSTGRES_URL; a scratch database is created and dropped)
 from __future__ import annotations
 
 import argparse
+import re
+import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -65,19 +69,29 @@ def draft(app, contracts: int) -> dict:
             "ms_per_proforma": round(elapsed / contracts * 1000, 2)}
 
 
+@contextmanager
+def fake_servicenow():
+    """The fake ServiceNow in its own process, as the real one is a remote system; yields its base URL."""
+    proc = subprocess.Popen([sys.executable, "-m", "portal.integrations.fake_servicenow", "--port", "0"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        banner = proc.stdout.readline()  # "Fake ServiceNow on http://127.0.0.1:PORT (...)"
+        match = re.search(r"(http://\S+)", banner)
+        if not match:
+            raise RuntimeError(f"the fake ServiceNow did not start: {banner!r}")
+        yield match.group(1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contracts", type=int, default=1000)
     args = parser.parse_args()
-    from portal.integrations.fake_servicenow import start_fake_servicenow
-
-    running = start_fake_servicenow()
-    try:
-        with scratch_database() as url:
-            prepare(make_app(url), running.base_url, args.contracts)
-            print(f"drafting on PostgreSQL against the fake ServiceNow: {draft(make_app(url), args.contracts)}")
-    finally:
-        running.stop()
+    with fake_servicenow() as base_url, scratch_database() as url:
+        prepare(make_app(url), base_url, args.contracts)
+        print(f"drafting on PostgreSQL against the fake ServiceNow: {draft(make_app(url), args.contracts)}")
 
 
 if __name__ == "__main__":

@@ -82,3 +82,23 @@ def test_four_eyes_holds_after_the_engine_compacted_the_history(app, make_user):
     with pytest.raises(Forbidden, match="four-eyes"):
         tasks.complete(approve.id, preparer, {})
     assert "prepare" in runtime.describe(row)["markers"]["completed"]
+
+
+def test_an_operation_without_savepoint_leaves_none_of_its_rows_when_it_fails(inline, monkeypatch):
+    """history.note runs without a SAVEPOINT; a failure after it added a row must not keep that row."""
+    from portal.services import operations
+
+    def add_then_fail(params, context):
+        db.session.add(HistoryEvent(instance_id=context.instance_id, kind="note", element_id=context.element_id,
+                                    actor="", details={"text": "half-written"}))
+        raise RuntimeError("channel down after writing")
+
+    monkeypatch.setattr(operations, "history_note", add_then_fail)
+    processes.deploy((Path(__file__).parent / "data" / "workflows" / "note_only.bpmn").read_text(), "test")
+    row = runtime.start("note_only", "N-1")
+    db.session.commit()
+    notes = db.session.scalars(select(HistoryEvent).where(HistoryEvent.instance_id == row.id,
+                                                          HistoryEvent.kind == "note")).all()
+    assert notes == []
+    job = db.session.scalar(select(ServiceJob).where(ServiceJob.instance_id == row.id))
+    assert job.state == "incident" and "channel down" in job.last_error  # history.note has one attempt

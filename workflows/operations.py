@@ -29,6 +29,9 @@ class Operation:
     backoff_seconds: int = 10
     queue: str = "workflow"
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # False for handlers that at most add new rows after validating: no SAVEPOINT around them, and a failing
+    # call has the rows it added dropped. Handlers that change existing rows keep the SAVEPOINT.
+    savepoint: bool = True
 
     def backoff(self, attempt: int) -> int:
         """Seconds to wait before retry number `attempt` (1-based): doubles each time."""
@@ -58,6 +61,7 @@ register(Operation(
     inputs=(Parameter("amount", "Amount", "${amount}"), Parameter("currency", "Currency", "${currency}"),
             Parameter("on", "Date (YYYY-MM-DD)", "${on}")),
     outputs=("base_amount", "rate", "rate_date", "rate_source"),
+    savepoint=False,
 ))
 register(Operation(
     topic="history.note",
@@ -66,6 +70,7 @@ register(Operation(
     handler="portal.services.operations:history_note",
     inputs=(Parameter("text", "Text", "Milestone reached"),),
     max_attempts=1,
+    savepoint=False,
 ))
 
 

@@ -145,13 +145,13 @@ def _changes(obj, action: str) -> dict:
 
 
 def _column_change(state, key: str, action: str):
-    history = state.attrs[key].history
-    if action == "create":
-        value = state.attrs[key].value
+    if action == "create":  # after the INSERT every column, defaults included, is in the instance's dict
+        value = state.dict.get(key)
         return None if value is None else [None, _plain(value)]
     if action == "delete":
         value = state.attrs[key].loaded_value
         return None if value is None or value is NO_VALUE else [_plain(value), None]
+    history = state.attrs[key].history  # costly: only for updates
     if not history.has_changes():
         return None
     before = history.deleted[0] if history.deleted else None

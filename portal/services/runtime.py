@@ -44,10 +44,20 @@ def get(instance_id: int) -> ProcessInstance:
 
 def lock(instance_id: int) -> ProcessInstance:
     """The instance row, locked for this transaction (SELECT ... FOR UPDATE on PostgreSQL)."""
-    row = db.session.scalar(select(ProcessInstance).where(ProcessInstance.id == instance_id)
+    return _locked(ProcessInstance.id == instance_id, f"no process instance {instance_id}")
+
+
+def lock_for_task(task_id: int) -> ProcessInstance:
+    """The instance a human task belongs to, locked, found in the same statement."""
+    owner = select(HumanTask.instance_id).where(HumanTask.id == task_id).scalar_subquery()
+    return _locked(ProcessInstance.id == owner, f"no task {task_id}")
+
+
+def _locked(where, missing: str) -> ProcessInstance:
+    row = db.session.scalar(select(ProcessInstance).where(where)
                             .options(joinedload(ProcessInstance.definition)).with_for_update(of=ProcessInstance))
     if row is None:
-        raise NotFound(f"no process instance {instance_id}")
+        raise NotFound(missing)
     return row
 
 
@@ -55,8 +65,12 @@ def load(row: ProcessInstance) -> engine.Instance:
     return engine.Instance.load(processes.compiled(row.definition), row.state)
 
 
-def act(row: ProcessInstance, instance: engine.Instance, action, now: datetime, *args) -> bool:
-    """Run one engine action; a failure becomes an incident instead of an error. Then sync the rows."""
+def act(row: ProcessInstance, instance: engine.Instance, action, now: datetime, *args,
+        finished: str | None = None) -> bool:
+    """Run one engine action; a failure becomes an incident instead of an error. Then sync the rows.
+
+    `finished` is the guid of the human task the caller has just completed (its row is already written).
+    """
     ok, handled = True, set()
     try:
         action(*args)
@@ -67,7 +81,7 @@ def act(row: ProcessInstance, instance: engine.Instance, action, now: datetime, 
         from portal.services import service_jobs  # the two modules call each other; import at use
 
         handled = service_jobs.run_inline(row, instance, now)
-    sync(row, instance, now, handled)
+    sync(row, instance, now, handled, finished)
     return ok
 
 
@@ -83,15 +97,17 @@ def incident(row: ProcessInstance, exc: StepFailed) -> None:
     history(row, "failed", element_id=exc.element_id, details={"error": exc.message})
 
 
-def sync(row: ProcessInstance, instance: engine.Instance, now: datetime, handled: set[str] = frozenset()) -> None:
+def sync(row: ProcessInstance, instance: engine.Instance, now: datetime, handled: set[str] = frozenset(),
+         finished: str | None = None) -> None:
     """Store the state and bring task, job and timer rows in line with what the engine now waits for.
 
-    Only differences with the previous step (kept on the row) are written; nothing is read back.
+    Only differences with the previous step (kept on the row) are written, in one flush; nothing is read back.
     """
     before = row.waiting or {}
+    new_jobs: list[ServiceJob] = []
     waiting = {
-        "tasks": _sync_human_tasks(row, instance, now, before.get("tasks", {})),
-        "jobs": _sync_jobs(row, instance, now, set(before.get("jobs", [])), handled),
+        "tasks": _sync_human_tasks(row, instance, now, before.get("tasks", {}), finished),
+        "jobs": _sync_jobs(row, instance, now, set(before.get("jobs", [])), handled, new_jobs),
         "timers": _sync_timers(row, instance, before.get("timers", {})),
     }
     if instance.is_completed and row.status == "running":
@@ -99,10 +115,12 @@ def sync(row: ProcessInstance, instance: engine.Instance, now: datetime, handled
         history(row, "completed")
     instance.compact()  # long-running instances keep a bounded state; history lives in our tables
     row.state, row.serializer_version, row.waiting = instance.dumps(), serializer.VERSION, waiting
-    db.session.flush()  # one UPDATE of the instance row
+    db.session.flush()  # one UPDATE of the instance row, with the step's history, task and job rows
+    for job in new_jobs:  # ids exist now; the jobs are sent when the transaction commits
+        outbox.defer(RUN_JOB, job.id, queue=operations.get(job.topic).queue)
 
 
-def _sync_human_tasks(row, instance, now, known: dict) -> dict:
+def _sync_human_tasks(row, instance, now, known: dict, finished: str | None) -> dict:
     ready = {view.guid: view for view in instance.user_tasks(now)}
     excluded = {guid: _excluded_users(row, view) for guid, view in ready.items()}
     for guid, view in ready.items():
@@ -114,9 +132,7 @@ def _sync_human_tasks(row, instance, now, known: dict) -> dict:
                 outcomes=view.outcomes))
         elif known[guid] != excluded[guid]:  # someone finished a step this task excludes
             _update(HumanTask, [guid], excluded_users=excluded[guid])
-    finished_here = {t.task_guid for t in db.session.identity_map.values()
-                     if isinstance(t, HumanTask) and t.state != "open"}
-    gone = [guid for guid in known if guid not in ready and guid not in finished_here]
+    gone = [guid for guid in known if guid not in ready and guid != finished]
     if gone:  # tasks the engine dropped (a boundary timer fired, the instance was cancelled, ...)
         _update(HumanTask, gone, HumanTask.state == "open", state="cancelled")
     return excluded
@@ -134,7 +150,7 @@ def _excluded_users(row, view) -> list[str]:
     return sorted({*view.excluded_users, *(email for email in people if email)})
 
 
-def _sync_jobs(row, instance, now, known: set, handled: set) -> list:
+def _sync_jobs(row, instance, now, known: set, handled: set, new_jobs: list) -> list:
     started = {view.guid: view for view in instance.external_tasks()}
     for guid, view in started.items():
         if guid not in known and guid not in handled:
@@ -142,8 +158,7 @@ def _sync_jobs(row, instance, now, known: set, handled: set) -> list:
             job = ServiceJob(instance_id=row.id, task_guid=guid, element_id=view.element_id, topic=view.topic,
                              max_attempts=operation.max_attempts, next_attempt_at=now + JOB_LEASE)
             db.session.add(job)
-            db.session.flush()
-            outbox.defer(RUN_JOB, job.id, queue=operation.queue)
+            new_jobs.append(job)
     gone = [guid for guid in known if guid not in started]
     if gone:
         _update(ServiceJob, gone, ServiceJob.state.in_(("queued", "incident")), state="cancelled")

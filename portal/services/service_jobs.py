@@ -75,13 +75,27 @@ def run_inline(row, instance, now: datetime) -> set[str]:
 
 
 def _call(operation, row, view, attempt: int) -> dict:
-    """Run an operation's handler; a failing handler leaves none of its own writes behind (savepoint)."""
+    """Run an operation's handler; a failing handler leaves none of its own writes behind."""
     context = OperationContext(row.id, row.business_key, view.element_id, f"ledgerflow-{row.id}-{view.guid}",
                                attempt)
-    with db.session.begin_nested():
-        result = _handler(operation)(dict(view.params), context) or {}
+    if operation.savepoint:
+        with db.session.begin_nested():
+            result = _handler(operation)(dict(view.params), context) or {}
+    else:
+        result = _without_savepoint(_handler(operation), dict(view.params), context)
     runtime.history(row, "service_task_run", view.element_id, details={"topic": operation.topic, "attempt": attempt})
     return result
+
+
+def _without_savepoint(handler, params: dict, context) -> dict:
+    """A handler that only adds rows: on failure the rows it added are dropped (no SAVEPOINT round trips)."""
+    before = set(db.session.new)
+    try:
+        return handler(params, context) or {}
+    except Exception:
+        for obj in set(db.session.new) - before:
+            db.session.expunge(obj)
+        raise
 
 
 def _failed(job: ServiceJob, row, operation, exc: Exception, now: datetime) -> str:

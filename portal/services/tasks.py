@@ -105,7 +105,7 @@ def complete(task_id: int, user: User, values: dict, expected_version: int | Non
     """Complete a task with its form values; 409 if it changed since shown, 403 if the user may not."""
     now = now or utcnow()
     # Lock order everywhere: the instance first, then its task rows (the sweep and cancel do the same).
-    row = runtime.lock(get(task_id).instance_id)
+    row = runtime.lock_for_task(task_id)
     task = _lock(task_id)
     if expected_version is not None and task.version != expected_version:
         raise Conflict("the task changed since you opened it; reload and try again")
@@ -120,7 +120,8 @@ def complete(task_id: int, user: User, values: dict, expected_version: int | Non
     instance = runtime.load(row)
     task.state, task.outcome, task.completed_by, task.completed_at = "completed", outcome, user.email, now
     runtime.history(row, "task_completed", task.element_id, user.email, {"outcome": outcome} if outcome else {})
-    runtime.act(row, instance, instance.complete_user_task, now, task.task_guid, data, user.email)
+    runtime.act(row, instance, instance.complete_user_task, now, task.task_guid, data, user.email,
+                finished=task.task_guid)
     return task
 
 
