@@ -21,7 +21,12 @@ _worker_app = None
 
 
 def redis_connection(url: str | None = None) -> Redis:
-    return Redis.from_url(url or current_app.config["REDIS_URL"])
+    """One client (and connection pool) per URL and app: a new client per job would connect every time."""
+    url = url or current_app.config["REDIS_URL"]
+    clients = current_app.extensions.setdefault("ledgerflow_redis", {})
+    if url not in clients:
+        clients[url] = Redis.from_url(url)
+    return clients[url]
 
 
 def enqueue(func, *args, queue: str = "workflow", **options):

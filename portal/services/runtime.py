@@ -69,7 +69,8 @@ def act(row: ProcessInstance, instance: engine.Instance, action, now: datetime, 
         finished: str | None = None) -> bool:
     """Run one engine action; a failure becomes an incident instead of an error. Then sync the rows.
 
-    `finished` is the guid of the human task the caller has just completed (its row is already written).
+    `finished` is the guid of the human or service task the caller has just finished; its row is already
+    written, so sync leaves it alone.
     """
     ok, handled = True, set()
     try:
@@ -107,7 +108,7 @@ def sync(row: ProcessInstance, instance: engine.Instance, now: datetime, handled
     new_jobs: list[ServiceJob] = []
     waiting = {
         "tasks": _sync_human_tasks(row, instance, now, before.get("tasks", {}), finished),
-        "jobs": _sync_jobs(row, instance, now, set(before.get("jobs", [])), handled, new_jobs),
+        "jobs": _sync_jobs(row, instance, now, set(before.get("jobs", [])), handled | {finished}, new_jobs),
         "timers": _sync_timers(row, instance, before.get("timers", {})),
     }
     if instance.is_completed and row.status == "running":
@@ -159,7 +160,7 @@ def _sync_jobs(row, instance, now, known: set, handled: set, new_jobs: list) -> 
                              max_attempts=operation.max_attempts, next_attempt_at=now + JOB_LEASE)
             db.session.add(job)
             new_jobs.append(job)
-    gone = [guid for guid in known if guid not in started]
+    gone = [guid for guid in known if guid not in started and guid not in handled]
     if gone:
         _update(ServiceJob, gone, ServiceJob.state.in_(("queued", "incident")), state="cancelled")
     return sorted(started)

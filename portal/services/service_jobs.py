@@ -39,7 +39,7 @@ def run(job_id: int, now: datetime | None = None) -> str:
     except Exception as exc:  # any failure of an operation is retried, then an incident
         return _failed(job, row, operation, exc, now)
     job.state, job.finished_at, job.last_error = "done", now, ""
-    runtime.act(row, instance, instance.deliver, now, job.task_guid, result)
+    runtime.act(row, instance, instance.deliver, now, job.task_guid, result, finished=job.task_guid)
     return "done"
 
 
