@@ -79,21 +79,23 @@ def raw_spiff_steps(n: int) -> list[float]:
 
 # ---------------------------------------------------------------------------------------------- portal
 
-def open_task(instance_id: int, element_id: str):
+def open_task_id(instance_id: int, element_id: str) -> int:
+    """The id the inbox links to (the web request gets it from the URL, so only the id is read here)."""
     from portal.extensions import db
     from portal.models import HumanTask
 
-    return db.session.scalar(select(HumanTask).where(HumanTask.instance_id == instance_id,
-                                                     HumanTask.element_id == element_id, HumanTask.state == "open"))
+    return db.session.scalar(select(HumanTask.id).where(HumanTask.instance_id == instance_id,
+                                                        HumanTask.element_id == element_id,
+                                                        HumanTask.state == "open"))
 
 
 def complete_step(instance_id: int, element_id: str, user_id: int) -> None:
-    """What the inbox does: one request = one use case = one transaction."""
+    """What the inbox does: one request = one use case = one transaction, with the user loaded as
+    Flask-Login's loader does."""
     from portal.extensions import db
-    from portal.models import User
-    from portal.services import tasks
+    from portal.services import tasks, users
 
-    tasks.complete(open_task(instance_id, element_id).id, db.session.get(User, user_id), {})
+    tasks.complete(open_task_id(instance_id, element_id), users.signed_in(str(user_id)), {})
     db.session.commit()
 
 
@@ -266,8 +268,7 @@ def through_rq(app, url: str, people: dict, n: int, workers: int, processes: int
 
 def loop_growth(app, people: dict, rounds: int = 200) -> dict:
     from portal.extensions import db
-    from portal.models import User
-    from portal.services import runtime, tasks
+    from portal.services import runtime, tasks, users
 
     timings = []
     with app.app_context():
@@ -275,8 +276,8 @@ def loop_growth(app, people: dict, rounds: int = 200) -> dict:
         db.session.commit()
         for i in range(1, rounds + 1):
             t0 = time.perf_counter()
-            task = open_task(instance_id, "step")
-            tasks.complete(task.id, db.session.get(User, people["reviewer"]), {"rounds": str(i)})
+            tasks.complete(open_task_id(instance_id, "step"), users.signed_in(str(people["reviewer"])),
+                           {"rounds": str(i)})
             db.session.commit()
             timings.append(time.perf_counter() - t0)
         status = runtime.get(instance_id).status

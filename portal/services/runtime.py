@@ -47,10 +47,16 @@ def lock(instance_id: int) -> ProcessInstance:
     return _locked(ProcessInstance.id == instance_id, f"no process instance {instance_id}")
 
 
-def lock_for_task(task_id: int) -> ProcessInstance:
-    """The instance a human task belongs to, locked, found in the same statement."""
-    owner = select(HumanTask.instance_id).where(HumanTask.id == task_id).scalar_subquery()
-    return _locked(ProcessInstance.id == owner, f"no task {task_id}")
+def lock_for_task(task_id: int) -> tuple[ProcessInstance, HumanTask]:
+    """A human task and its instance, both locked (instance first, as everywhere) and read fresh, in one
+    statement."""
+    found = db.session.execute(
+        select(ProcessInstance, HumanTask).join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
+        .where(HumanTask.id == task_id).options(joinedload(ProcessInstance.definition))
+        .with_for_update(of=[ProcessInstance, HumanTask]).execution_options(populate_existing=True)).first()
+    if found is None:
+        raise NotFound(f"no task {task_id}")
+    return found[0], found[1]
 
 
 def _locked(where, missing: str) -> ProcessInstance:

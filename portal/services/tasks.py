@@ -104,9 +104,7 @@ def complete(task_id: int, user: User, values: dict, expected_version: int | Non
              outcome: str | None = None, now: datetime | None = None) -> HumanTask:
     """Complete a task with its form values; 409 if it changed since shown, 403 if the user may not."""
     now = now or utcnow()
-    # Lock order everywhere: the instance first, then its task rows (the sweep and cancel do the same).
-    row = runtime.lock_for_task(task_id)
-    task = _lock(task_id)
+    row, task = runtime.lock_for_task(task_id)
     if expected_version is not None and task.version != expected_version:
         raise Conflict("the task changed since you opened it; reload and try again")
     reason = refusal(task, user)

@@ -6,6 +6,7 @@ import re
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from portal.errors import NotFound, ValidationError
 from portal.extensions import db
@@ -105,3 +106,10 @@ def _customer_for(code: str | None) -> Customer | None:
     if customer is None:
         raise ValidationError("customer", f"no customer with code {code}")
     return customer
+
+
+def signed_in(user_id: str) -> User | None:
+    """The user of a session, with their roles, in one query per request; a deactivated user's session stops
+    working at its next request."""
+    user = db.session.get(User, int(user_id), options=[joinedload(User.roles)])
+    return user if user is not None and user.is_active else None

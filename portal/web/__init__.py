@@ -9,9 +9,8 @@ from flask_login import current_user
 
 from portal.errors import DomainError
 from portal.extensions import db, login_manager
-from portal.models import User
 from portal.security import can
-from portal.services import audit
+from portal.services import audit, users
 from portal.web import auth, customer_portal, main, proforma_review, tasks
 from portal.web.access import public
 from portal.web.forms import EmptyForm
@@ -57,13 +56,7 @@ def _init_login(app: Flask) -> None:
     login_manager.login_message = "Please sign in to open that page."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
-    login_manager.user_loader(_active_user)
-
-
-def _active_user(user_id: str) -> User | None:
-    """A deactivated user's existing session stops working at its next request."""
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.is_active else None
+    login_manager.user_loader(users.signed_in)
 
 
 def _init_hooks(app: Flask) -> None:
