@@ -52,7 +52,8 @@ class ContractView(SecuredModelView):
     column_labels = {"sap_partner_code": "SAP partner", "sap_company_code": "SAP company code",
                      "payment_terms_days": "Payment terms (days)",
                      "document_formats": "Formats (comma-separated: pdf, html, idoc, sap_csv, ubl)",
-                     "upload_host_key": "SFTP server key(s) to trust (OpenSSH public key lines)"}
+                     "upload_host_key": "SFTP server key(s) to trust (OpenSSH public key lines)",
+                     "upload_ca_certificates": "HTTPS: CA certificate(s) to trust, PEM (blank: the system's)"}
     form_choices = {"billing_cycle": choices(BILLING_CYCLES), "tax_rule": choices(TAX_RULES),
                     "upload_channel": choices(UPLOAD_CHANNELS)}
     form_excluded_columns = ("projects", "created_at", "upload_secret")

@@ -127,6 +127,35 @@ def test_contract_ending_before_it_starts_names_valid_to(client, admin):
     assert count(Contract) == 0
 
 
+@pytest.mark.parametrize(("channel", "url", "field", "value", "message"), [
+    ("https", "https://portal.example.com/upload", "upload_ca_certificates",
+     "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
+     "HTTPS: CA certificate(s) to trust, PEM (blank: the system's): contract K-NEW: CA certificates are not usable"),
+    ("sftp", "sftp://files.example.com/inbox", "upload_host_key", "ssh-ed25519 not-a-key",
+     "SFTP server key(s) to trust (OpenSSH public key lines): contract K-NEW: not an SSH public key"),
+])
+def test_unusable_upload_trust_settings_name_their_field(client, admin, channel, url, field, value, message):
+    customer = f.CustomerFactory()
+    db.session.commit()
+    form = contract_form(customer, upload_channel=channel, upload_url=url, upload_username="ledgerflow",
+                         **{field: value})
+    assert message in page_text(post(client, "/admin/contracts/new/", form))
+    assert count(Contract) == 0
+
+
+def test_https_contract_keeps_the_ca_certificates_it_trusts(client, admin, tmp_path):
+    from tests.integrations.upload_servers import make_tls_files
+
+    pem = make_tls_files(tmp_path)[0].read_text()
+    customer = f.CustomerFactory()
+    db.session.commit()
+    form = contract_form(customer, upload_channel="https", upload_url="https://portal.example.com/upload",
+                         upload_ca_certificates=pem)
+    assert post(client, "/admin/contracts/new/", form).status_code == 302
+    contract = db.session.scalar(select(Contract).where(Contract.number == "K-NEW"))
+    assert contract.upload_ca_certificates.strip() == pem.strip()
+
+
 def test_lower_case_currency_names_currency(client, admin):
     response = post(client, "/admin/customers/new/", customer_form(currency="eur"))
     assert "Currency: use a three-letter ISO 4217 code" in page_text(response)

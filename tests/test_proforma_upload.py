@@ -13,7 +13,15 @@ from portal.extensions import db
 from portal.models import ProcessInstance, Proforma, ServiceJob, UploadReceipt
 from portal.services import service_jobs, timers
 from tests import factories
-from tests.integrations.upload_servers import PASSWORD, USERNAME, SFTPTestServer, ed25519_key, free_port, openssh_line
+from tests.integrations.upload_servers import (
+    PASSWORD,
+    USERNAME,
+    SFTPTestServer,
+    ed25519_key,
+    free_port,
+    https_server,
+    openssh_line,
+)
 from tests.proforma_helpers import complete_steps, deploy_approval_process, draft_for
 
 
@@ -76,3 +84,22 @@ def test_a_channel_that_is_down_becomes_an_incident_and_retry_uploads_exactly_on
         assert db.session.get(ProcessInstance, proforma.process_instance_id).status != "incident"
     finally:
         server.stop()
+
+
+def test_approved_files_go_over_https_to_a_receiver_whose_ca_the_contract_trusts(app, make_user, tmp_path):
+    server, receiver, ca = https_server(tmp_path)
+    server.start()
+    try:
+        deploy_approval_process()
+        contract = factories.ContractFactory(
+            customer=factories.CustomerFactory(), document_formats="pdf,ubl", upload_channel="https",
+            upload_url=server.url_for("/upload"), upload_username=USERNAME, upload_secret=PASSWORD,
+            upload_ca_certificates=ca.read_text())
+        factories.FixedLineFactory(contract=contract, unit_price=Decimal("900.00"))
+        steps = ((make_user("reviewer"), "submitted"), (make_user("approver"), "approved"))
+        proforma = complete_steps(draft_for(contract), steps)
+    finally:
+        server.stop()
+    assert sorted(r["name"] for r in receiver.requests) == sorted(d.filename for d in proforma.documents)
+    receipts = db.session.scalars(select(UploadReceipt).where(UploadReceipt.proforma_id == proforma.id)).all()
+    assert sorted(r.reference for r in receipts) == ["RCV-0001", "RCV-0002"]

@@ -101,8 +101,21 @@ def worker(burst, queues):
         raise click.ClickException("REDIS_URL is not set: without Redis, jobs run inside the web process.")
     # SimpleWorker runs jobs in this process: no fork per job, so many small workflow steps stay cheap
     # (about 3x the throughput of the forking Worker here); jobs open their own app context.
-    rq_worker = SimpleWorker(list(queues or QUEUES), connection=redis_connection())
+    listening = list(queues or QUEUES)
+    if "exports" in listening:
+        _preload_pdf_font()
+    rq_worker = SimpleWorker(listening, connection=redis_connection())
     rq_worker.work(burst=burst, with_scheduler=True)
+
+
+def _preload_pdf_font() -> None:
+    """Parse the PDF font once at start, not during the first proforma render (30-130 ms)."""
+    from portal.exports import pdf
+
+    try:
+        pdf.preload()
+    except pdf.PdfFontError as exc:  # the other queues still work; rendering will report the missing font
+        click.echo(f"warning: {exc}", err=True)
 
 
 @jobs_cli.command("check")

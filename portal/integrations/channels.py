@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import ssl
 import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,14 @@ from portal.errors import DomainError
 NAME_PATTERN = re.compile(r'[^./\\"\x00-\x1f\x7f][^/\\"\x00-\x1f\x7f]{0,199}')
 CONTENT_TYPE_PATTERN = re.compile(r"[\w.+-]+/[\w.+-]+(;[\x20-\x7e]*)?")
 KEY_TYPE_PATTERN = re.compile(r"(ssh|ecdsa|sk)-[\w@.-]+")
+
+
+class ChannelError(ValueError):
+    """A channel setting is wrong; `field` names it (url, username, host_key, ca_certificates, timeout, kind)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
 
 
 class UploadError(DomainError):
@@ -63,23 +72,38 @@ class Channel:
     secret: str = ""
     timeout: float = 30.0
     host_key: str = ""  # SFTP: the server's public key(s), one a line: OpenSSH, known_hosts or bare base64
-    ca_bundle: str = ""  # HTTPS: PEM file of the CA(s) to trust instead of the system's
+    ca_certificates: str = ""  # HTTPS: PEM certificate(s) of the CA(s) to trust instead of the system's
 
     def __post_init__(self):
-        parts = urllib.parse.urlsplit(self.url)
         if self.kind not in ("sftp", "https"):
-            raise ValueError(f"kind must be 'sftp' or 'https', not {self.kind!r}")
+            raise ChannelError("kind", f"kind must be 'sftp' or 'https', not {self.kind!r}")
+        parts = urllib.parse.urlsplit(self.url)
         if parts.scheme != self.kind or not parts.hostname:
-            raise ValueError(f"url must be {self.kind}://host/...: {self.label!r}")
+            raise ChannelError("url", f"url must be {self.kind}://host/...: {self.label!r}")
         if parts.username is not None or parts.password is not None:
-            raise ValueError("put credentials in username and secret, not in the url")
-        _ = parts.port  # raises ValueError on a bad port
+            raise ChannelError("url", "put credentials in username and secret, not in the url")
+        try:
+            _ = parts.port
+        except ValueError as exc:
+            raise ChannelError("url", str(exc)) from exc
         if not self.timeout > 0:
-            raise ValueError(f"timeout must be positive, not {self.timeout!r}")
+            raise ChannelError("timeout", f"timeout must be positive, not {self.timeout!r}")
         if self.kind == "sftp" and not self.username:
-            raise ValueError("an SFTP channel needs a username")
+            raise ChannelError("username", "an SFTP channel needs a username")
         if self.kind == "sftp" and self.host_key:
-            parse_host_keys(self.host_key)
+            try:
+                parse_host_keys(self.host_key)
+            except ValueError as exc:
+                raise ChannelError("host_key", str(exc)) from exc
+        if self.kind == "https":
+            self.tls_context()  # refuses unusable CA certificates now, not at the first upload
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Certificate and host name checks against the configured CA certificates, else the system's."""
+        try:
+            return ssl.create_default_context(cadata=self.ca_certificates.strip() or None)
+        except (ssl.SSLError, ValueError) as exc:
+            raise ChannelError("ca_certificates", f"CA certificates are not usable PEM certificates ({exc})") from exc
 
     @property
     def label(self) -> str:
@@ -91,7 +115,7 @@ class Channel:
     def __repr__(self) -> str:
         return (f"Channel(kind={self.kind!r}, url={self.label!r}, username={self.username!r}, "
                 f"secret={'***' if self.secret else ''!r}, timeout={self.timeout}, "
-                f"host_key={bool(self.host_key)}, ca_bundle={self.ca_bundle!r})")
+                f"host_key={bool(self.host_key)}, ca_certificates={bool(self.ca_certificates)})")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 from portal.integrations import sftp
 from portal.integrations.channels import (  # noqa: F401 - the upload API callers import from here
     Channel,
+    ChannelError,
     Receipt,
     UploadError,
     UploadFile,
@@ -95,27 +96,19 @@ def _authorization(channel: Channel) -> dict[str, str]:
     return {"Authorization": f"Bearer {channel.secret}"} if channel.secret else {}
 
 
-def _tls_context(channel: Channel) -> ssl.SSLContext:
-    try:
-        return ssl.create_default_context(cafile=channel.ca_bundle or None)
-    except (OSError, ssl.SSLError) as exc:
-        raise UploadError(f"{channel.label}: CA bundle {channel.ca_bundle!r} is unusable ({exc})",
-                          channel=channel.label) from exc
-
-
 def _post(channel: Channel, body: bytes, headers: dict[str, str]) -> tuple[int, http.client.HTTPMessage, bytes]:
     """One POST with certificate checks; never follows a redirect (it would carry the credentials elsewhere)."""
     parts = urllib.parse.urlsplit(channel.url)
     target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
     connection = http.client.HTTPSConnection(parts.hostname, parts.port or 443, timeout=channel.timeout,
-                                             context=_tls_context(channel))
+                                             context=channel.tls_context())
     try:
         connection.request("POST", target, body, headers)
         response = connection.getresponse()
         return response.status, response.headers, response.read()
     except ssl.SSLCertVerificationError as exc:
         raise UploadError(f"{channel.label}: server certificate not trusted ({exc.verify_message}); "
-                          "configure the CA bundle that issued it", channel=channel.label) from exc
+                          "configure the CA certificate that issued it", channel=channel.label) from exc
     except (OSError, http.client.HTTPException) as exc:
         raise Transient(str(exc) or type(exc).__name__) from exc
     finally:

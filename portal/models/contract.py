@@ -40,6 +40,7 @@ class Contract(db.Model):
     upload_username: Mapped[str] = mapped_column(String(120), default="")
     upload_secret: Mapped[str | None] = mapped_column(EncryptedText)
     upload_host_key: Mapped[str] = mapped_column(Text, default="")  # SFTP: the server's pinned public key(s)
+    upload_ca_certificates: Mapped[str] = mapped_column(Text, default="")  # HTTPS: PEM CA(s) to trust
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
     created_at = mapped_column(Timestamp(), default=utcnow)

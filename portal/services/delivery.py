@@ -12,7 +12,7 @@ from portal.extensions import db
 from portal.integrations import mail, uploads
 from portal.integrations.retry import RetryPolicy
 from portal.models import UploadReceipt
-from portal.services import billing
+from portal.services import billing, masterdata
 
 
 def smtp_settings() -> mail.SmtpSettings:
@@ -51,7 +51,7 @@ def upload_operation(params: dict, context) -> dict:
     contract = proforma.contract
     if contract.upload_channel == "none":
         return {"uploaded": 0}
-    channel = _channel(contract)
+    channel = masterdata.upload_channel_of(contract)
     key = f"ledgerflow-proforma-{proforma.id}"
     sent = set(db.session.scalars(select(UploadReceipt.filename).where(UploadReceipt.proforma_id == proforma.id,
                                                                         UploadReceipt.idempotency_key == key)))
@@ -71,11 +71,3 @@ def upload_operation(params: dict, context) -> dict:
 
 # A worker should not sleep long: a few quick tries here, the job's own backoff between attempts.
 QUICK_RETRY = RetryPolicy(attempts=2, base_delay=1, max_delay=5)
-
-
-def _channel(contract) -> uploads.Channel:
-    try:
-        return uploads.Channel(kind=contract.upload_channel, url=contract.upload_url, username=contract.upload_username,
-                               secret=contract.upload_secret or "", host_key=contract.upload_host_key or "")
-    except ValueError as exc:
-        raise ValidationError("upload_url", f"contract {contract.number}: {exc}") from exc

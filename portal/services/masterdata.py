@@ -7,6 +7,7 @@ from decimal import Decimal
 from urllib.parse import urlparse
 
 from portal.errors import ValidationError
+from portal.integrations import uploads
 from portal.models import (
     Contract,
     Customer,
@@ -93,6 +94,18 @@ def _upload_channel(c: Contract) -> None:
     url = urlparse(c.upload_url or "")
     if url.scheme != c.upload_channel or not url.hostname:
         raise ValidationError("upload_url", f"a {c.upload_channel} channel needs a {c.upload_channel}://host/path URL")
+    upload_channel_of(c)  # host keys and CA certificates are checked when saved, not at the first upload
+
+
+def upload_channel_of(contract: Contract) -> uploads.Channel:
+    """The contract's upload channel; a wrong setting is a ValidationError naming the contract's field."""
+    try:
+        return uploads.Channel(kind=contract.upload_channel, url=contract.upload_url or "",
+                               username=contract.upload_username or "", secret=contract.upload_secret or "",
+                               host_key=contract.upload_host_key or "",
+                               ca_certificates=contract.upload_ca_certificates or "")
+    except uploads.ChannelError as exc:
+        raise ValidationError(f"upload_{exc.field}", f"contract {contract.number}: {exc}") from exc
 
 
 def _fixed_line(line: FixedLineItem) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from portal.integrations.uploads import (
     Channel,
+    ChannelError,
     Receipt,
     RetryPolicy,
     UploadError,
@@ -28,6 +29,7 @@ from tests.integrations.upload_servers import (
     ed25519_key,
     free_port,
     https_server,
+    make_tls_files,
     openssh_line,
 )
 
@@ -56,7 +58,7 @@ def sftp(tmp_path, host_key):
 def https(tmp_path):
     server, receiver, ca = https_server(tmp_path)
     server.start()
-    server.receiver, server.ca = receiver, str(ca)
+    server.receiver, server.ca = receiver, ca.read_text()
     yield server
     server.clear()
     if server.is_running():
@@ -76,7 +78,7 @@ def sftp_channel(server, trusted: paramiko.PKey, **options) -> Channel:
 
 def https_channel(server, **options) -> Channel:
     settings = {"url": server.url_for("/upload"), "username": USERNAME, "secret": PASSWORD, "timeout": 5.0,
-                "ca_bundle": server.ca, **options}
+                "ca_certificates": server.ca, **options}
     return Channel("https", **settings)
 
 
@@ -186,15 +188,30 @@ def test_host_keys_are_read_in_the_usual_formats(host_key):
             parse_host_keys(text)
 
 
-@pytest.mark.parametrize(("kind", "url", "problem"), [
-    ("sftp", "https://example.com/in", "url must be sftp://"),
-    ("ftp", "ftp://example.com/in", "kind must be"),
-    ("sftp", "sftp://bob:pw@example.com/in", "not in the url"),
-    ("https", "http://example.com/upload", "url must be https://"),
+@pytest.mark.parametrize(("kind", "url", "options", "field", "problem"), [
+    ("sftp", "https://example.com/in", {}, "url", "url must be sftp://"),
+    ("ftp", "ftp://example.com/in", {}, "kind", "kind must be"),
+    ("sftp", "sftp://bob:pw@example.com/in", {}, "url", "not in the url"),
+    ("https", "http://example.com/upload", {}, "url", "url must be https://"),
+    ("https", "https://example.com:99999/upload", {}, "url", "out of range"),
+    ("sftp", "sftp://example.com/in", {"host_key": "ssh-ed25519 not-base64"}, "host_key", "not an SSH public key"),
+    ("https", "https://example.com/upload", {"ca_certificates": "-----BEGIN CERTIFICATE-----\nAAAA\n"
+                                                                 "-----END CERTIFICATE-----\n"},
+     "ca_certificates", "not usable PEM certificates"),
 ])
-def test_channel_settings_are_checked(kind, url, problem):
-    with pytest.raises(ValueError, match=problem):
-        Channel(kind, url, username="bob", secret="pw")
+def test_channel_settings_are_checked_and_name_the_setting(kind, url, options, field, problem):
+    with pytest.raises(ChannelError, match=problem) as caught:
+        Channel(kind, url, username="bob", secret="pw", **options)
+    assert caught.value.field == field
+
+
+def test_https_trusts_the_ca_certificates_given_as_text_and_only_them(https, sleeps, tmp_path):
+    assert send(https_channel(https), sleeps)[0].reference == "RCV-0001"
+    (tmp_path / "other").mkdir()
+    other_ca = make_tls_files(tmp_path / "other")[0]  # a CA that did not issue the receiver's certificate
+    with pytest.raises(UploadError, match="certificate not trusted"):
+        send(https_channel(https, ca_certificates=other_ca.read_text()), sleeps)
+    assert len(https.receiver.requests) == 1
 
 
 def test_files_and_keys_are_checked():
@@ -254,7 +271,8 @@ def test_https_each_of_several_files_gets_its_own_key(https, sleeps):
 
 def test_https_server_down_then_up_is_retried(tmp_path, sleeps):
     server, receiver, ca = https_server(tmp_path, port=free_port())
-    channel = Channel("https", f"https://127.0.0.1:{server.port}/upload", USERNAME, PASSWORD, 5.0, ca_bundle=str(ca))
+    channel = Channel("https", f"https://127.0.0.1:{server.port}/upload", USERNAME, PASSWORD, 5.0,
+                      ca_certificates=ca.read_text())
 
     def sleep(seconds):
         sleeps.append(seconds)
@@ -298,7 +316,7 @@ def test_https_401_is_not_retried(https, sleeps):
 
 def test_https_untrusted_certificate_is_refused_without_retry(https, sleeps):
     with pytest.raises(UploadError, match="certificate not trusted") as caught:
-        send(https_channel(https, ca_bundle=""), sleeps)
+        send(https_channel(https, ca_certificates=""), sleeps)
     assert not caught.value.transient and sleeps == [] and https.receiver.requests == []
 
 
