@@ -141,6 +141,8 @@ class WorkflowTimer(db.Model):
     due_at = mapped_column(Timestamp(), index=True)
     fired_at = mapped_column(Timestamp())
 
+    instance = relationship(ProcessInstance)
+
 
 class HistoryEvent(db.Model):
     """What happened to an instance: created, task completed (by whom), service run, retried, failed, ..."""
@@ -154,3 +156,5 @@ class HistoryEvent(db.Model):
     element_id: Mapped[str] = mapped_column(String(120), default="")
     actor: Mapped[str] = mapped_column(String(254), default="")
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    instance = relationship(ProcessInstance)

@@ -27,8 +27,7 @@ def start(key: str, business_key: str = "", variables: dict | None = None, start
     definition = processes.latest(key)
     row = ProcessInstance(definition=definition, business_key=business_key, started_by=started_by, state="",
                           serializer_version=serializer.VERSION)
-    db.session.add(row)
-    db.session.flush()
+    db.session.add(row)  # inserted by sync's flush, with its state, history and tasks (one INSERT, no UPDATE)
     history(row, "created", actor=started_by, details={"version": definition.version})
     instance = engine.Instance.new(processes.compiled(definition), dict(variables or {}))
     act(row, instance, instance.advance, now)
@@ -133,7 +132,7 @@ def _sync_human_tasks(row, instance, now, known: dict, finished: str | None) -> 
     for guid, view in ready.items():
         if guid not in known:
             db.session.add(HumanTask(
-                instance_id=row.id, task_guid=guid, element_id=view.element_id, name=view.name,
+                instance=row, task_guid=guid, element_id=view.element_id, name=view.name,
                 candidate_roles=view.candidate_roles, candidate_users=view.candidate_users,
                 excluded_users=excluded[guid], assignee=view.assignee, due_at=view.due_at, form=view.form,
                 outcomes=view.outcomes))
@@ -162,7 +161,7 @@ def _sync_jobs(row, instance, now, known: set, handled: set, new_jobs: list) -> 
     for guid, view in started.items():
         if guid not in known and guid not in handled:
             operation = operations.get(view.topic)
-            job = ServiceJob(instance_id=row.id, task_guid=guid, element_id=view.element_id, topic=view.topic,
+            job = ServiceJob(instance=row, task_guid=guid, element_id=view.element_id, topic=view.topic,
                              max_attempts=operation.max_attempts, next_attempt_at=now + JOB_LEASE)
             db.session.add(job)
             new_jobs.append(job)
@@ -176,7 +175,7 @@ def _sync_timers(row, instance, known: dict) -> dict:
     waiting = {view.guid: view for view in instance.timers()}
     for guid, view in waiting.items():
         if guid not in known:
-            db.session.add(WorkflowTimer(instance_id=row.id, task_guid=guid, element_id=view.element_id,
+            db.session.add(WorkflowTimer(instance=row, task_guid=guid, element_id=view.element_id,
                                          due_at=view.due_at))
         elif known[guid] != view.due_at.isoformat():  # a cycle moved on to its next occurrence
             _update(WorkflowTimer, [guid], due_at=view.due_at, fired_at=None)
@@ -195,7 +194,7 @@ def _update(model, guids: list, *where, **values) -> None:
 
 def history(row: ProcessInstance, kind: str, element_id: str = "", actor: str = "", details: dict | None = None):
     """Add a line to the instance's history."""
-    event = HistoryEvent(instance_id=row.id, kind=kind, element_id=element_id or "", actor=actor or "",
+    event = HistoryEvent(instance=row, kind=kind, element_id=element_id or "", actor=actor or "",
                          details=details or {})
     db.session.add(event)
     return event

@@ -60,7 +60,7 @@ def run_inline(row, instance, now: datetime) -> set[str]:
         try:
             result = _call(operation, row, view, 1)
         except Exception as exc:  # as in run(): retried later, then an incident
-            job = ServiceJob(instance_id=row.id, task_guid=view.guid, element_id=view.element_id, topic=view.topic,
+            job = ServiceJob(instance=row, task_guid=view.guid, element_id=view.element_id, topic=view.topic,
                              max_attempts=operation.max_attempts, attempts=1)
             db.session.add(job)
             _failed(job, row, operation, exc, now)
@@ -76,6 +76,8 @@ def run_inline(row, instance, now: datetime) -> set[str]:
 
 def _call(operation, row, view, attempt: int) -> dict:
     """Run an operation's handler; a failing handler leaves none of its own writes behind."""
+    if row.id is None:  # a new instance whose first step is a service task: the handler needs its id
+        db.session.flush()
     context = OperationContext(row.id, row.business_key, view.element_id, f"ledgerflow-{row.id}-{view.guid}",
                                attempt)
     if operation.savepoint:
