@@ -169,3 +169,75 @@ def test_the_dashboard_counts_the_users_tasks(app, client, make_user, review_tas
     page = text(client.get("/dashboard"))
     queue_count = '>1</span><br><span class="small text-body-secondary">in your groups\' queue'
     assert 'id="work"' in page and queue_count in page
+
+
+# ---------------------------------------------------------------------------- the group queue in SQL
+
+QUEUE_CASES = [  # (candidate roles, candidate users) of a task; who sees it in the queue
+    (["reviewer"], [], {"reviewer"}),
+    (["finance_manager"], [], {"fm"}),
+    ([], ["a_b@queue.example"], {"a_b"}),
+    ([], ["axb@queue.example"], {"axb"}),  # "_" is a LIKE wildcard: a_b must not see it
+    ([], ["jimbob@queue.example"], set()),  # bob's address is a suffix of it
+    ([], ['o"neil\\%@queue.example'], set()),  # quotes, backslashes and % in a stored value
+    (["approver"], ["bob@queue.example"], {"approver", "bob"}),
+]
+
+
+def queue_world(tasks_from):
+    """A task per case (same instance), and the users of the cases; returns {user name: user}."""
+    for task, (roles, people, _) in zip(tasks_from, QUEUE_CASES, strict=True):
+        task.candidate_roles, task.candidate_users, task.assignee = roles, people, None
+    users = {"reviewer": factories.make_user("reviewer", email="rev@queue.example"),
+             "fm": factories.make_user("finance_manager", email="fm@queue.example"),
+             "approver": factories.make_user("approver", email="appr@queue.example"),
+             "a_b": factories.make_user("guest", email="a_b@queue.example"),
+             "axb": factories.make_user("guest", email="axb@queue.example"),
+             "bob": factories.make_user("guest", email="bob@queue.example")}
+    db.session.commit()
+    return users
+
+
+def queue_cases_seen(tasks_from, users) -> dict[str, set[int]]:
+    from portal.services import inbox
+
+    index = {task.id: i for i, task in enumerate(tasks_from)}
+    return {name: {index[t.id] for t in inbox.tasks(user, "queue", inbox.Filters(), size=50).items}
+            for name, user in users.items()}
+
+
+def expected_queue() -> dict[str, set[int]]:
+    names = ("reviewer", "fm", "approver", "a_b", "axb", "bob")
+    return {name: {i for i, (_, _, who) in enumerate(QUEUE_CASES) if name in who} for name in names}
+
+
+def open_review_tasks(count: int) -> list[HumanTask]:
+    processes.deploy((DATA / "single_review.bpmn").read_text(), "test")
+    rows = [runtime.start("single_review", f"Q-{i}") for i in range(count)]
+    db.session.flush()
+    return [db.session.scalar(select(HumanTask).where(HumanTask.instance_id == row.id)) for row in rows]
+
+
+def test_the_group_queue_matches_whole_roles_and_addresses_in_sql(app):
+    tasks_from = open_review_tasks(len(QUEUE_CASES))
+    assert queue_cases_seen(tasks_from, queue_world(tasks_from)) == expected_queue()
+
+
+@pytest.mark.postgres
+@pytest.mark.no_db
+def test_the_group_queue_matches_the_same_on_postgres():
+    from tests.conftest import require_service
+    from tests.services import fresh_postgres_database, postgres_reachable
+    from tests.workflow_helpers import postgres_app
+
+    require_service("PostgreSQL", *postgres_reachable())
+    with fresh_postgres_database() as url:
+        app = postgres_app(url)
+        with app.app_context():
+            from flask_migrate import upgrade
+
+            upgrade()
+            tasks_from = open_review_tasks(len(QUEUE_CASES))
+            assert queue_cases_seen(tasks_from, queue_world(tasks_from)) == expected_queue()
+            db.session.remove()
+            db.engine.dispose()

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, or_, select
 
 from portal.extensions import db
 from portal.models import HumanTask, ProcessDefinition, ProcessInstance, User
 from portal.models.types import utcnow
-from portal.services.tasks import is_candidate
 
 VIEWS = ("mine", "queue", "completed")
 DUE_FILTERS = ("overdue", "today", "week")
@@ -47,10 +47,9 @@ def tasks(user: User, view: str, filters: Filters, page: int = 1, size: int = 25
                                                              HumanTask.id)
     if view == "mine":
         return _page(query.where(HumanTask.assignee == user.email), page, size)
-    # Candidate roles and users are JSON lists; the queue is matched here, not in SQL, to stay portable.
-    unassigned = [t for t in db.session.scalars(query.where(HumanTask.assignee.is_(None))) if is_candidate(t, user)]
-    start = (page - 1) * size
-    return Page(unassigned[start:start + size], page, size, len(unassigned))
+    candidate = or_(_json_list_has(HumanTask.candidate_users, user.email),
+                    *(_json_list_has(HumanTask.candidate_roles, role) for role in sorted(user.role_codes)))
+    return _page(query.where(HumanTask.assignee.is_(None), candidate), page, size)
 
 
 def counts(user: User, known: dict[str, int] | None = None) -> dict[str, int]:
@@ -75,6 +74,17 @@ def _base(filters: Filters, now: datetime):
                  "week": now + timedelta(days=7)}[filters.due]
         query = query.where(HumanTask.due_at.is_not(None), HumanTask.due_at <= limit)
     return query
+
+
+def _json_list_has(column, value: str):
+    """SQL for "the JSON list in `column` holds the string `value`", the same on SQLite and PostgreSQL.
+
+    A JSON string is delimited by unescaped quotes, so the value's exact JSON encoding, quotes included, can
+    only match a whole element; LIKE's own wildcards are escaped.
+    """
+    encoded = json.dumps(value)
+    pattern = "%" + encoded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return cast(column, Text).like(pattern, escape="\\")
 
 
 def _page(query, page: int, size: int) -> Page:
