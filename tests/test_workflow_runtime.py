@@ -368,3 +368,13 @@ def test_describe(people):
     first = data["history"][0]
     assert first["kind"] == "created" and first["details"] == {"version": 1} and "T" in first["at"]
     assert [h["kind"] for h in data["history"]].count("task_completed") == 2
+
+
+def test_an_instance_that_ends_in_its_first_step_is_completed_every_time():
+    """The second start uses the cached compiled definition, so nothing flushes the new row before the step."""
+    processes.deploy(read("straight_through.bpmn"), "test")
+    for key in ("S-1", "S-2"):
+        row = runtime.start("straight_through", key)
+        db.session.flush()
+        assert (row.status, row.ended_at is not None) == ("completed", True), key
+        assert [e["kind"] for e in runtime.describe(row)["history"]] == ["created", "completed"]

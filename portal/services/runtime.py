@@ -25,8 +25,10 @@ def start(key: str, business_key: str = "", variables: dict | None = None, start
     """Start the newest version of process `key`; runs until the first wait state."""
     now = now or utcnow()
     definition = processes.latest(key)
+    # Status and waiting are set here, not left to column defaults: the row is not inserted until sync's
+    # flush, and sync reads them (an instance that ends in its first step must be marked completed).
     row = ProcessInstance(definition=definition, business_key=business_key, started_by=started_by, state="",
-                          serializer_version=serializer.VERSION)
+                          status="running", waiting={}, serializer_version=serializer.VERSION)
     db.session.add(row)  # inserted by sync's flush, with its state, history and tasks (one INSERT, no UPDATE)
     history(row, "created", actor=started_by, details={"version": definition.version})
     instance = engine.Instance.new(processes.compiled(definition), dict(variables or {}))
