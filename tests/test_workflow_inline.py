@@ -84,13 +84,20 @@ def test_four_eyes_holds_after_the_engine_compacted_the_history(app, make_user):
     assert "prepare" in runtime.describe(row)["markers"]["completed"]
 
 
-def test_an_operation_without_savepoint_leaves_none_of_its_rows_when_it_fails(inline, monkeypatch):
-    """history.note runs without a SAVEPOINT; a failure after it added a row must not keep that row."""
+@pytest.mark.parametrize("reads_after_adding", [False, True])
+def test_an_operation_without_savepoint_leaves_none_of_its_rows_when_it_fails(inline, monkeypatch,
+                                                                              reads_after_adding):
+    """history.note runs without a SAVEPOINT; a failure after it added a row must not keep that row, even if
+    something read the session in between (which would autoflush the row)."""
+    from sqlalchemy import func
+
     from portal.services import operations
 
     def add_then_fail(params, context):
         db.session.add(HistoryEvent(instance_id=context.instance_id, kind="note", element_id=context.element_id,
                                     actor="", details={"text": "half-written"}))
+        if reads_after_adding:
+            db.session.scalar(select(func.count(HistoryEvent.id)))
         raise RuntimeError("channel down after writing")
 
     monkeypatch.setattr(operations, "history_note", add_then_fail)

@@ -29,8 +29,9 @@ class Operation:
     backoff_seconds: int = 10
     queue: str = "workflow"
     tags: tuple[str, ...] = field(default_factory=tuple)
-    # False for handlers that at most add new rows after validating: no SAVEPOINT around them, and a failing
-    # call has the rows it added dropped. Handlers that change existing rows keep the SAVEPOINT.
+    # False only for handlers that run no SQL and at most add new rows: no SAVEPOINT around them, and a failing
+    # call has the rows it added dropped. Anything that queries or changes rows keeps the SAVEPOINT, which also
+    # keeps a database error inside the handler from aborting the whole transaction.
     savepoint: bool = True
 
     def backoff(self, attempt: int) -> int:
@@ -61,7 +62,6 @@ register(Operation(
     inputs=(Parameter("amount", "Amount", "${amount}"), Parameter("currency", "Currency", "${currency}"),
             Parameter("on", "Date (YYYY-MM-DD)", "${on}")),
     outputs=("base_amount", "rate", "rate_date", "rate_source"),
-    savepoint=False,
 ))
 register(Operation(
     topic="history.note",

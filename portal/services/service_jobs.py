@@ -90,10 +90,12 @@ def _call(operation, row, view, attempt: int) -> dict:
 
 
 def _without_savepoint(handler, params: dict, context) -> dict:
-    """A handler that only adds rows: on failure the rows it added are dropped (no SAVEPOINT round trips)."""
+    """A handler that runs no SQL and only adds rows: on failure the rows it added are dropped (no SAVEPOINT
+    round trips). No autoflush, so nothing it added reaches the database before it returns."""
     before = set(db.session.new)
     try:
-        return handler(params, context) or {}
+        with db.session.no_autoflush:
+            return handler(params, context) or {}
     except Exception:
         for obj in set(db.session.new) - before:
             db.session.expunge(obj)
