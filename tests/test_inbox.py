@@ -180,6 +180,8 @@ QUEUE_CASES = [  # (candidate roles, candidate users) of a task; who sees it in 
     ([], ["axb@queue.example"], {"axb"}),  # "_" is a LIKE wildcard: a_b must not see it
     ([], ["jimbob@queue.example"], set()),  # bob's address is a suffix of it
     ([], ['o"neil\\%@queue.example'], set()),  # quotes, backslashes and % in a stored value
+    ([], ['x"bob@queue.example'], set()),  # bob's quoted address inside another element
+    (["Reviewer"], ["Bob@Queue.example"], set()),  # exact, case-sensitive, as claiming is
     (["approver"], ["bob@queue.example"], {"approver", "bob"}),
 ]
 
@@ -218,7 +220,7 @@ def open_review_tasks(count: int) -> list[HumanTask]:
     return [db.session.scalar(select(HumanTask).where(HumanTask.instance_id == row.id)) for row in rows]
 
 
-def test_the_group_queue_matches_whole_roles_and_addresses_in_sql(app):
+def test_the_group_queue_matches_whole_elements_exactly_in_sql(app):
     tasks_from = open_review_tasks(len(QUEUE_CASES))
     assert queue_cases_seen(tasks_from, queue_world(tasks_from)) == expected_queue()
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Text, cast, func, or_, select
+from sqlalchemy import cast, exists, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
 
 from portal.extensions import db
 from portal.models import HumanTask, ProcessDefinition, ProcessInstance, User
@@ -77,14 +77,11 @@ def _base(filters: Filters, now: datetime):
 
 
 def _json_list_has(column, value: str):
-    """SQL for "the JSON list in `column` holds the string `value`", the same on SQLite and PostgreSQL.
-
-    A JSON string is delimited by unescaped quotes, so the value's exact JSON encoding, quotes included, can
-    only match a whole element; LIKE's own wildcards are escaped.
-    """
-    encoded = json.dumps(value)
-    pattern = "%" + encoded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return cast(column, Text).like(pattern, escape="\\")
+    """SQL for "the JSON list in `column` has an element equal to `value`" (exact, case-sensitive)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return cast(column, JSONB).contains([value])
+    elements = func.json_each(column).table_valued("value").alias("element")  # SQLite's JSON1
+    return exists(select(literal(1)).select_from(elements).where(elements.c.value == value))
 
 
 def _page(query, page: int, size: int) -> Page:
