@@ -317,6 +317,44 @@ def test_two_concurrent_completions_on_postgres_one_wins():
 
 @pytest.mark.postgres
 @pytest.mark.no_db
+def test_a_claim_and_a_completion_of_the_same_task_queue_up_instead_of_deadlocking():
+    """Both lock the instance before the task: the completion waits for the claim, whose history row needs
+    the instance (a foreign key), instead of holding the instance while waiting for the task."""
+    require_service("PostgreSQL", *postgres_reachable())
+    with fresh_postgres_database() as url:
+        app, ids = _postgres_instance(url, "two_steps.bpmn", "two_steps")
+
+        def as_first(action):
+            return lambda: action(db.session.get(User, ids["first"])).state
+
+        results = _race(app, url, "SELECT id FROM human_tasks WHERE id = %s FOR UPDATE", ids["task"], {
+            "claim": as_first(lambda user: tasks.claim(ids["task"], user)),
+            "complete": as_first(lambda user: tasks.complete(ids["task"], user, {"pages": "2"})),
+        })
+        assert results == {"claim": ("ok", "open"), "complete": ("ok", "completed")}, results
+        with app.app_context():
+            assert [e.kind for e in events(ids["instance"]) if e.kind in ("claimed", "task_completed")] == [
+                "claimed", "task_completed"]
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.no_db
+def test_a_worker_and_a_cancel_on_the_same_instance_queue_up_instead_of_deadlocking():
+    """The worker locks the instance before its job row, as cancel (which cancels the job row) does."""
+    require_service("PostgreSQL", *postgres_reachable())
+    with fresh_postgres_database() as url:
+        app, ids = _postgres_instance(url, "note_only.bpmn", "note_only", lose_deferred_jobs=True)
+        results = _race(app, url, "SELECT id FROM service_jobs WHERE id = %s FOR UPDATE", ids["job"], {
+            "worker": lambda: service_jobs.run(ids["job"], now=T0),
+            "cancel": lambda: runtime.cancel(ids["instance"], "ops", now=T0).status,
+        })
+        assert results == {"worker": ("ok", "done"), "cancel": ("ok", "cancelled")}, results
+
+
+@pytest.mark.postgres
+@pytest.mark.no_db
 def test_two_workers_running_the_same_job_on_postgres_run_it_once():
     require_service("PostgreSQL", *postgres_reachable())
     with fresh_postgres_database() as url:

@@ -59,8 +59,7 @@ def remove_line(task_id: int, user: User, line_id: int) -> None:
 
 
 def _editable(task_id: int, user: User) -> tuple[HumanTask, Proforma]:
-    task = tasks.get(task_id)
-    runtime.lock(task.instance_id)  # the same lock order as every step: instance first
+    _, task = runtime.lock_for_task(task_id)
     proforma = proforma_for(task)
     if proforma is None:
         raise NotFound(f"task {task_id} is not about a proforma")

@@ -23,10 +23,12 @@ log = logging.getLogger(__name__)
 def run(job_id: int, now: datetime | None = None) -> str:
     """Run the operation of a queued job and complete its task. Safe to call twice: only one run counts."""
     now = now or utcnow()
-    job = db.session.scalar(select(ServiceJob).where(ServiceJob.id == job_id).with_for_update())
-    if job is None or job.state != "queued":
+    try:
+        row, job = runtime.lock_for_job(job_id)
+    except NotFound:
         return "skipped"
-    row = runtime.lock(job.instance_id)
+    if job.state != "queued":
+        return "skipped"
     instance = runtime.load(row)
     view = next((v for v in instance.external_tasks() if v.guid == job.task_guid), None)
     if view is None or row.status == "cancelled":

@@ -48,7 +48,7 @@ def refusal(task: HumanTask, user: User) -> str | None:
 
 
 def claim(task_id: int, user: User) -> HumanTask:
-    task = _lock(task_id)
+    row, task = runtime.lock_for_task(task_id)
     if task.assignee == user.email:
         return task
     if task.assignee:
@@ -57,15 +57,15 @@ def claim(task_id: int, user: User) -> HumanTask:
     if reason:
         raise Forbidden(reason)
     task.assignee = user.email
-    runtime.history(task.instance, "claimed", task.element_id, user.email)
+    runtime.history(row, "claimed", task.element_id, user.email)
     return task
 
 
 def unclaim(task_id: int, user: User) -> HumanTask:
-    task = _lock(task_id)
+    row, task = runtime.lock_for_task(task_id)
     if task.assignee != user.email and not user.role_codes & MANAGERS:
         raise Forbidden("only the assignee or a finance manager can hand a task back")
-    runtime.history(task.instance, "unclaimed", task.element_id, user.email, {"from": task.assignee})
+    runtime.history(row, "unclaimed", task.element_id, user.email, {"from": task.assignee})
     task.assignee = None
     return task
 
@@ -74,7 +74,7 @@ def reassign(task_id: int, manager: User, assignee_email: str) -> HumanTask:
     """A finance manager or admin gives an open task to someone who may do it."""
     if not manager.role_codes & MANAGERS:
         raise Forbidden("only finance managers and admins reassign tasks")
-    task = _lock(task_id)
+    row, task = runtime.lock_for_task(task_id)
     target = db.session.scalar(select(User).where(User.email == (assignee_email or "").strip().lower()))
     if target is None or not target.is_active:
         raise ValidationError("assignee", f"no active user {assignee_email}")
@@ -84,7 +84,7 @@ def reassign(task_id: int, manager: User, assignee_email: str) -> HumanTask:
         task.assignee = previous
         raise ValidationError("assignee", f"{target.email} cannot do this task: {reason}")
     task.assignee = target.email
-    runtime.history(task.instance, "reassigned", task.element_id, manager.email, {"from": previous, "to": target.email})
+    runtime.history(row, "reassigned", task.element_id, manager.email, {"from": previous, "to": target.email})
     return task
 
 
@@ -120,14 +120,6 @@ def complete(task_id: int, user: User, values: dict, expected_version: int | Non
     runtime.history(row, "task_completed", task.element_id, user.email, {"outcome": outcome} if outcome else {})
     runtime.act(row, instance, instance.complete_user_task, now, task.task_guid, data, user.email,
                 finished=task.task_guid)
-    return task
-
-
-def _lock(task_id: int) -> HumanTask:
-    task = db.session.scalar(select(HumanTask).where(HumanTask.id == task_id).with_for_update()
-                             .execution_options(populate_existing=True))
-    if task is None:
-        raise NotFound(f"no task {task_id}")
     return task
 
 
