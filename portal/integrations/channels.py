@@ -102,7 +102,7 @@ class Channel:
         """Certificate and host name checks against the configured CA certificates, else the system's."""
         try:
             return ssl.create_default_context(cadata=self.ca_certificates.strip() or None)
-        except (ssl.SSLError, ValueError) as exc:
+        except (ssl.SSLError, ValueError, TypeError) as exc:  # TypeError: non-ASCII text pasted into the PEM
             raise ChannelError("ca_certificates", f"CA certificates are not usable PEM certificates ({exc})") from exc
 
     @property

@@ -105,7 +105,8 @@ def upload_channel_of(contract: Contract) -> uploads.Channel:
                                host_key=contract.upload_host_key or "",
                                ca_certificates=contract.upload_ca_certificates or "")
     except uploads.ChannelError as exc:
-        raise ValidationError(f"upload_{exc.field}", f"contract {contract.number}: {exc}") from exc
+        field = "upload_channel" if exc.field == "kind" else f"upload_{exc.field}"
+        raise ValidationError(field, f"contract {contract.number}: {exc}") from exc
 
 
 def _fixed_line(line: FixedLineItem) -> None:

@@ -198,6 +198,9 @@ def test_host_keys_are_read_in_the_usual_formats(host_key):
     ("https", "https://example.com/upload", {"ca_certificates": "-----BEGIN CERTIFICATE-----\nAAAA\n"
                                                                  "-----END CERTIFICATE-----\n"},
      "ca_certificates", "not usable PEM certificates"),
+    ("https", "https://example.com/upload", {"ca_certificates": "-----BEGIN CERTIFICATE-----\nAA\u00a0AA\n"
+                                                                 "-----END CERTIFICATE-----\n"},
+     "ca_certificates", "not usable PEM certificates"),
 ])
 def test_channel_settings_are_checked_and_name_the_setting(kind, url, options, field, problem):
     with pytest.raises(ChannelError, match=problem) as caught:
