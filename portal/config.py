@@ -32,6 +32,8 @@ DEFAULTS = {
     "SELLER_COUNTRY": "DE",
     "SELLER_EMAIL": "billing@ledgerflow.example",
     "SMTP_URL": None,  # e.g. smtp://user:pass@host:587?starttls=1; `make run` uses a local debugging server
+    # Drafting fetches the call-logging data of this many contracts side by side (network waits, not CPU).
+    "CALLLOG_FETCH_WORKERS": 8,
     "PERMANENT_SESSION_LIFETIME": timedelta(minutes=30),
     "SESSION_REFRESH_EACH_REQUEST": True,
     "SESSION_COOKIE_HTTPONLY": True,

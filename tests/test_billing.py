@@ -113,6 +113,42 @@ def test_without_a_call_logging_system_only_fixed_lines_are_billed(app):
     assert "fixed lines only" in proforma.source_note
 
 
+def test_a_batch_fetched_side_by_side_fails_only_the_contract_whose_system_refuses(app, fake):
+    good = contract_for(customer_on(fake.base_url))
+    refused_customer = customer_on(fake.base_url, "Globex Corporation")
+    refused_customer.calllog_secret = "wrong-password"
+    refused = contract_for(refused_customer)
+    report = billing.draft_period("2026-11")
+    fetched = [path for method, path, _ in fake.fake.log if path.startswith("/api/now/table/")]
+    assert len(fetched) == 3  # two tables for the good customer; the refused one stops at its first answer
+    assert report.created == [f"PF-{good.number}-2026-11"]
+    assert list(report.failed) == [refused.number] and "HTTP 401" in report.failed[refused.number]
+    drafted = db.session.scalar(select(Proforma).where(Proforma.contract_id == good.id))
+    assert len([line for line in drafted.lines if line.kind != "fixed"]) == len(expected_records(fake.base_url))
+
+
+def test_drafting_fetches_the_contracts_call_logging_data_side_by_side(app):
+    """This fake answers only when two requests are in flight at once: drafted one by one, both would fail."""
+    import threading
+
+    from portal.integrations.fake_servicenow import FakeServiceNow
+
+    fake, together = FakeServiceNow(), threading.Barrier(2, timeout=20)
+
+    def in_pairs(environ, start_response):
+        together.wait()
+        return fake(environ, start_response)
+
+    running = start_fake_servicenow(in_pairs)
+    try:
+        contracts = [contract_for(customer_on(running.base_url, name))
+                     for name in ("Acme Logistics GmbH", "Globex Corporation")]
+        report = billing.draft_period("2026-11")
+    finally:
+        running.stop()
+    assert not report.failed and sorted(report.created) == sorted(f"PF-{c.number}-2026-11" for c in contracts)
+
+
 def test_an_outage_drafts_from_the_last_good_result_and_says_so(app, fake):
     customer = customer_on(fake.base_url)
     first, second = contract_for(customer), contract_for(customer)

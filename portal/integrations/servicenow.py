@@ -11,6 +11,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -168,11 +169,33 @@ def fetch_period(connection: Connection, year: int, month: int, *, sleep: Callab
     return Period(connection.company, year, month, found[INCIDENTS], found[REQUESTS], now())
 
 
-def fetch_period_cached(connection: Connection, year: int, month: int, cache: PeriodCache, **options) -> Period:
-    """fetch_period, storing each good answer; when the system is unreachable, the last one marked stale."""
+def fetch_periods(connections: list[Connection], year: int, month: int, workers: int = 8,
+                  **options) -> dict[str, Period | CallLogError]:
+    """fetch_period for many connections side by side (the calls wait on the network, not the CPU); each
+    answer, or the CallLogError it ended with, by cache_key. No database work happens here."""
+    def one(connection: Connection) -> Period | CallLogError:
+        try:
+            return fetch_period(connection, year, month, **options)
+        except CallLogError as exc:
+            return exc
+
+    unique = {cache_key(c, year, month): c for c in connections}
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(unique) or 1)),
+                            thread_name_prefix="servicenow") as pool:
+        return dict(zip(unique, pool.map(one, unique.values()), strict=True))
+
+
+def fetch_period_cached(connection: Connection, year: int, month: int, cache: PeriodCache, *,
+                        answer: Period | CallLogError | None = None, **options) -> Period:
+    """fetch_period, storing each good answer; when the system is unreachable, the last one marked stale.
+
+    `answer` is the outcome of a fetch already made (fetch_periods), used instead of fetching again.
+    """
     key = cache_key(connection, year, month)
     try:
-        period = fetch_period(connection, year, month, **options)
+        if isinstance(answer, CallLogError):
+            raise answer
+        period = answer or fetch_period(connection, year, month, **options)
     except CallLogError as exc:
         cached = cache.get(key) if exc.transient else None
         try:

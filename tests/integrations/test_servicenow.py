@@ -256,3 +256,35 @@ def test_entry_point_serves_the_demo():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_many_connections_are_fetched_side_by_side():
+    """The fake answers only when two requests are in flight at once, so a one-by-one fetch would fail."""
+    import threading
+
+    from portal.integrations.servicenow import cache_key, fetch_periods
+
+    fake, together = FakeServiceNow(), threading.Barrier(2, timeout=20)
+
+    def in_pairs(environ, start_response):
+        together.wait()
+        return fake(environ, start_response)
+
+    running = start_fake_servicenow(in_pairs)
+    try:
+        connections = [basic(running, company) for company in (ACME, GLOBEX)]
+        answers = fetch_periods(connections, 2026, 11, workers=2, retry=RetryPolicy(attempts=1))
+    finally:
+        running.stop()
+    assert [answers[cache_key(c, 2026, 11)].company for c in connections] == [ACME, GLOBEX]
+    assert all(answers[cache_key(c, 2026, 11)].incidents for c in connections)
+
+
+def test_a_failing_connection_is_kept_with_its_error_and_the_others_are_fetched(server):
+    from portal.integrations.servicenow import cache_key, fetch_periods
+
+    wrong, right = basic(server, INITECH, password="wrong"), basic(server, ACME)
+    answers = fetch_periods([wrong, right], 2026, 11, workers=2)
+    assert isinstance(answers[cache_key(wrong, 2026, 11)], CallLogError)
+    assert "HTTP 401" in str(answers[cache_key(wrong, 2026, 11)])
+    assert answers[cache_key(right, 2026, 11)].incidents
