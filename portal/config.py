@@ -56,7 +56,9 @@ DEFAULTS = {
 }
 
 # Environment variables read as configuration, by name; DATABASE_URL is handled apart.
-ENV_KEYS = ("SECRET_KEY", "ENCRYPTION_KEY", "REDIS_URL", "LEDGERFLOW_ENV", "BASE_CURRENCY", "SMTP_URL")
+ENV_KEYS = ("SECRET_KEY", "ENCRYPTION_KEY", "REDIS_URL", "LEDGERFLOW_ENV", "BASE_CURRENCY", "SMTP_URL",
+            "SELLER_NAME", "SELLER_VAT_ID", "SELLER_STREET", "SELLER_CITY", "SELLER_POSTCODE", "SELLER_COUNTRY",
+            "SELLER_EMAIL", "CALLLOG_FETCH_WORKERS")
 
 
 def build_config(instance_path: str, overrides: dict | None) -> dict:
@@ -91,10 +93,14 @@ def normalise_database_url(url: str) -> str:
 
 
 def check_environment(config: dict) -> None:
-    """Refuse to run outside development and testing without a real SECRET_KEY."""
+    """Refuse to run outside development and testing without a real SECRET_KEY; check the numbers."""
     env = config["LEDGERFLOW_ENV"]
     if env not in ENVIRONMENTS:
         raise ConfigError(f"LEDGERFLOW_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
+    workers = str(config.get("CALLLOG_FETCH_WORKERS", ""))
+    if not workers.isdigit() or not 1 <= int(workers) <= 64:
+        raise ConfigError(f"CALLLOG_FETCH_WORKERS must be a whole number from 1 to 64, not {workers!r}")
+    config["CALLLOG_FETCH_WORKERS"] = int(workers)
     if env not in RELAXED_ENVIRONMENTS and not config.get("SECRET_KEY"):
         raise ConfigError(
             "SECRET_KEY is not set. Set it in the environment (for example "

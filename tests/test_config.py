@@ -10,7 +10,8 @@ from portal.config import ConfigError, build_config, normalise_database_url
 
 @pytest.fixture
 def clean_env(monkeypatch):
-    for name in ("SECRET_KEY", "ENCRYPTION_KEY", "DATABASE_URL", "REDIS_URL", "LEDGERFLOW_ENV"):
+    for name in ("SECRET_KEY", "ENCRYPTION_KEY", "DATABASE_URL", "REDIS_URL", "LEDGERFLOW_ENV", "SELLER_NAME",
+                 "CALLLOG_FETCH_WORKERS"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -77,3 +78,19 @@ def test_two_apps_in_one_process_each_get_their_own_admin(clean_env):
     first, second = create_app(app_config()), create_app(app_config())
     assert first.extensions["admin"][0] is not second.extensions["admin"][0]
     assert "customers.index_view" in second.view_functions
+
+
+@pytest.mark.no_db
+def test_seller_and_fetch_workers_come_from_the_environment(clean_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("SELLER_NAME", "Real Seller AG")
+    monkeypatch.setenv("CALLLOG_FETCH_WORKERS", "16")
+    config = build_config(str(tmp_path), {"LEDGERFLOW_ENV": "development"})
+    assert (config["SELLER_NAME"], config["CALLLOG_FETCH_WORKERS"]) == ("Real Seller AG", 16)
+
+
+@pytest.mark.no_db
+@pytest.mark.parametrize("value", ["0", "many", "100"])
+def test_a_bad_fetch_worker_count_is_named(clean_env, monkeypatch, tmp_path, value):
+    monkeypatch.setenv("CALLLOG_FETCH_WORKERS", value)
+    with pytest.raises(ConfigError, match="CALLLOG_FETCH_WORKERS"):
+        build_config(str(tmp_path), {"LEDGERFLOW_ENV": "development"})
