@@ -58,6 +58,9 @@ class ContractView(SecuredModelView):
                     "upload_channel": choices(UPLOAD_CHANNELS)}
     form_excluded_columns = ("projects", "created_at", "upload_secret")
     form_extra_fields = {"new_upload_secret": PasswordField("Upload password / token (blank keeps the stored one)")}
+    form_widget_args = {"upload_host_key": {"rows": 3, "spellcheck": "false"},
+                        "upload_ca_certificates": {"rows": 8, "spellcheck": "false",
+                                                   "placeholder": "-----BEGIN CERTIFICATE-----"}}
     inline_models = (FixedLineItem,)
 
     def on_model_change(self, form, model, is_created):
