@@ -129,17 +129,9 @@ def test_a_batch_fetched_side_by_side_fails_only_the_contract_whose_system_refus
 
 def test_drafting_fetches_the_contracts_call_logging_data_side_by_side(app):
     """This fake answers only when two requests are in flight at once: drafted one by one, both would fail."""
-    import threading
+    from tests.integrations.calllog_servers import start_fake_answering_in_pairs
 
-    from portal.integrations.fake_servicenow import FakeServiceNow
-
-    fake, together = FakeServiceNow(), threading.Barrier(2, timeout=20)
-
-    def in_pairs(environ, start_response):
-        together.wait()
-        return fake(environ, start_response)
-
-    running = start_fake_servicenow(in_pairs)
+    running = start_fake_answering_in_pairs()
     try:
         contracts = [contract_for(customer_on(running.base_url, name))
                      for name in ("Acme Logistics GmbH", "Globex Corporation")]

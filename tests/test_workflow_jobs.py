@@ -351,6 +351,10 @@ def test_a_worker_and_a_cancel_on_the_same_instance_queue_up_instead_of_deadlock
             "cancel": lambda: runtime.cancel(ids["instance"], "ops", now=T0).status,
         })
         assert results == {"worker": ("ok", "done"), "cancel": ("ok", "cancelled")}, results
+        with app.app_context():
+            assert kinds(ids["instance"])[-1] == "cancelled" and service_jobs.get(ids["job"]).state == "done"
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.mark.postgres

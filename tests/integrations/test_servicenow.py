@@ -260,17 +260,10 @@ def test_entry_point_serves_the_demo():
 
 def test_many_connections_are_fetched_side_by_side():
     """The fake answers only when two requests are in flight at once, so a one-by-one fetch would fail."""
-    import threading
-
     from portal.integrations.servicenow import cache_key, fetch_periods
+    from tests.integrations.calllog_servers import start_fake_answering_in_pairs
 
-    fake, together = FakeServiceNow(), threading.Barrier(2, timeout=20)
-
-    def in_pairs(environ, start_response):
-        together.wait()
-        return fake(environ, start_response)
-
-    running = start_fake_servicenow(in_pairs)
+    running = start_fake_answering_in_pairs()
     try:
         connections = [basic(running, company) for company in (ACME, GLOBEX)]
         answers = fetch_periods(connections, 2026, 11, workers=2, retry=RetryPolicy(attempts=1))
