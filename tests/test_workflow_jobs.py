@@ -380,7 +380,9 @@ def test_a_completion_racing_the_deadline_timer_is_a_conflict_not_a_deadlock():
     require_service("PostgreSQL", *postgres_reachable())
     with fresh_postgres_database() as url:
         app, ids = _postgres_instance(url, "deadline.bpmn", "deadline")
-        results = _race(app, url, "SELECT id FROM process_instances WHERE id = %s FOR UPDATE", ids["instance"], {
+        # Holding the task row: the sweep takes the instance, fires, and waits to cancel the task; the
+        # completion waits for the instance behind it.
+        results = _race(app, url, "SELECT id FROM human_tasks WHERE id = %s FOR UPDATE", ids["task"], {
             "sweep": lambda: timers.sweep(now=ids["due"] + timedelta(seconds=1))["timers_fired"],
             "complete": lambda: tasks.complete(ids["task"], db.session.get(User, ids["first"]), {}).state,
         })
@@ -396,17 +398,24 @@ def test_a_completion_racing_the_deadline_timer_is_a_conflict_not_a_deadlock():
 
 @pytest.mark.postgres
 @pytest.mark.no_db
-def test_a_sweep_that_waited_for_a_completion_skips_the_timer_it_removed():
+def test_a_sweep_passes_over_a_busy_instance_and_the_next_sweep_fires_its_timer():
+    """A long transaction on one instance (an upload, say) must not stall every other timer."""
     require_service("PostgreSQL", *postgres_reachable())
     with fresh_postgres_database() as url:
         app, ids = _postgres_instance(url, "deadline_then_file.bpmn", "deadline_then_file")
-        results = _race(app, url, "SELECT id FROM process_instances WHERE id = %s FOR UPDATE", ids["instance"], {
-            "complete": lambda: tasks.complete(ids["task"], db.session.get(User, ids["first"]), {}).state,
-            "sweep": lambda: timers.sweep(now=ids["due"] + timedelta(seconds=1))["timers_fired"],
-        })
+
+        def sweep() -> tuple:
+            results = {}
+            in_thread(app, lambda: timers.sweep(now=ids["due"] + timedelta(seconds=1))["timers_fired"],
+                      results, "sweep").join(timeout=20)
+            return results.get("sweep")
+
+        with psycopg.connect(libpq(url)[0]) as holder:
+            holder.execute("SELECT id FROM process_instances WHERE id = %s FOR UPDATE", (ids["instance"],))
+            assert sweep() == ("ok", 0)  # returned at once, the instance still locked
+            holder.rollback()
+        assert sweep() == ("ok", 1)
         with app.app_context():
-            elements = db.session.scalars(select(HumanTask.element_id).where(HumanTask.state == "open")).all()
+            assert db.session.get(ProcessInstance, ids["instance"]).status == "completed"  # escalated
             db.session.remove()
             db.engine.dispose()
-        assert results == {"complete": ("ok", "completed"), "sweep": ("ok", 0)}, results
-        assert elements == ["file"]

@@ -70,6 +70,13 @@ def _lock_with(model, row_id: int, missing: str):
     return found[0], found[1]
 
 
+def lock_if_free(instance_id: int) -> ProcessInstance | None:
+    """The instance row locked, or None at once if another transaction holds it (PostgreSQL SKIP LOCKED)."""
+    return db.session.scalar(select(ProcessInstance).where(ProcessInstance.id == instance_id)
+                             .options(joinedload(ProcessInstance.definition))
+                             .with_for_update(of=ProcessInstance, skip_locked=True))
+
+
 def _locked(where, missing: str) -> ProcessInstance:
     row = db.session.scalar(select(ProcessInstance).where(where)
                             .options(joinedload(ProcessInstance.definition)).with_for_update(of=ProcessInstance))

@@ -13,13 +13,19 @@ from portal.services import runtime, service_jobs
 
 
 def fire_due(now: datetime, limit: int = 500) -> int:
-    """Fire every timer due at `now` (each once, however late); returns how many fired."""
+    """Fire every timer due at `now` (each once, however late); returns how many fired.
+
+    An instance busy in another transaction (a long upload, say) is skipped, not waited for: its timer stays
+    due and the next sweep fires it.
+    """
     due = list(db.session.execute(select(WorkflowTimer.id, WorkflowTimer.instance_id)
                                   .where(WorkflowTimer.fired_at.is_(None), WorkflowTimer.due_at <= now)
                                   .order_by(WorkflowTimer.due_at).limit(limit)))
     fired = 0
     for timer_id, instance_id in due:
-        row = runtime.lock(instance_id)
+        row = runtime.lock_if_free(instance_id)
+        if row is None:
+            continue
         # Read the timer again under the lock: firing another timer, or a completion, may have removed it.
         timer = db.session.scalar(select(WorkflowTimer).where(WorkflowTimer.id == timer_id)
                                   .execution_options(populate_existing=True))
