@@ -72,17 +72,19 @@ def _lock_with(model, row_id: int, missing: str):
 
 def lock_if_free(instance_id: int) -> ProcessInstance | None:
     """The instance row locked, or None at once if another transaction holds it (PostgreSQL SKIP LOCKED)."""
-    return db.session.scalar(select(ProcessInstance).where(ProcessInstance.id == instance_id)
-                             .options(joinedload(ProcessInstance.definition))
-                             .with_for_update(of=ProcessInstance, skip_locked=True))
+    return db.session.scalar(_instance_for_update(ProcessInstance.id == instance_id, skip_locked=True))
 
 
 def _locked(where, missing: str) -> ProcessInstance:
-    row = db.session.scalar(select(ProcessInstance).where(where)
-                            .options(joinedload(ProcessInstance.definition)).with_for_update(of=ProcessInstance))
+    row = db.session.scalar(_instance_for_update(where))
     if row is None:
         raise NotFound(missing)
     return row
+
+
+def _instance_for_update(where, skip_locked: bool = False):
+    return (select(ProcessInstance).where(where).options(joinedload(ProcessInstance.definition))
+            .with_for_update(of=ProcessInstance, skip_locked=skip_locked))
 
 
 def load(row: ProcessInstance) -> engine.Instance:
