@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -97,16 +98,28 @@ def check_environment(config: dict) -> None:
     env = config["LEDGERFLOW_ENV"]
     if env not in ENVIRONMENTS:
         raise ConfigError(f"LEDGERFLOW_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
-    workers = str(config.get("CALLLOG_FETCH_WORKERS", ""))
-    if not workers.isdigit() or not 1 <= int(workers) <= 64:
-        raise ConfigError(f"CALLLOG_FETCH_WORKERS must be a whole number from 1 to 64, not {workers!r}")
-    config["CALLLOG_FETCH_WORKERS"] = int(workers)
+    config["CALLLOG_FETCH_WORKERS"] = _whole_number(config, "CALLLOG_FETCH_WORKERS", 1, 64)
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", str(config.get("SELLER_EMAIL", ""))):
+        raise ConfigError(f"SELLER_EMAIL must be an e-mail address, not {config.get('SELLER_EMAIL')!r}")
+    if not re.fullmatch(r"[A-Z]{2}", str(config.get("SELLER_COUNTRY", ""))):
+        raise ConfigError(f"SELLER_COUNTRY must be a two-letter code such as DE, not {config.get('SELLER_COUNTRY')!r}")
     if env not in RELAXED_ENVIRONMENTS and not config.get("SECRET_KEY"):
         raise ConfigError(
             "SECRET_KEY is not set. Set it in the environment (for example "
             "`export SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')`) "
             "or set LEDGERFLOW_ENV=development for a local run."
         )
+
+
+def _whole_number(config: dict, name: str, low: int, high: int) -> int:
+    value = str(config.get(name, "")).strip()
+    try:
+        number = int(value) if value.isascii() else None
+    except ValueError:
+        number = None
+    if number is None or not low <= number <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+    return number
 
 
 def development_secret_key(instance_path: str) -> str:

@@ -141,6 +141,16 @@ def test_drafting_fetches_the_contracts_call_logging_data_side_by_side(app):
     assert not report.failed and sorted(report.created) == sorted(f"PF-{c.number}-2026-11" for c in contracts)
 
 
+def test_customers_on_one_instance_and_company_are_each_fetched_with_their_own_credentials(app, fake):
+    good = contract_for(customer_on(fake.base_url))
+    revoked_customer = customer_on(fake.base_url)  # same instance, same company, revoked password
+    revoked_customer.calllog_secret = "revoked-password"
+    revoked = contract_for(revoked_customer)
+    report = billing.draft_period("2026-11")
+    assert report.created == [f"PF-{good.number}-2026-11"]
+    assert list(report.failed) == [revoked.number] and "HTTP 401" in report.failed[revoked.number]
+
+
 def test_an_outage_drafts_from_the_last_good_result_and_says_so(app, fake):
     customer = customer_on(fake.base_url)
     first, second = contract_for(customer), contract_for(customer)

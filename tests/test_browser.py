@@ -200,18 +200,20 @@ def test_reviewer_edits_a_proforma_line_and_an_approver_approves(live_url, brows
 
 
 def test_admin_sets_an_https_channel_that_trusts_a_private_ca(live_url, page, tmp_path):
+    from playwright.sync_api import expect
+
     from tests.integrations.upload_servers import make_tls_files
 
     pem = make_tls_files(tmp_path)[0].read_text()
     sign_in_with_authenticator(page, live_url, "admin@ledgerflow.example", "demo-admin-pass")
     page.goto(f"{live_url}/admin/contracts/")
-    page.click("a[title='Edit Record']")
+    page.locator("a[title='Edit Record']").last.click()  # the demo's last contract: no test approves it
     page.select_option("#upload_channel", "https", force=True)  # select2 hides the native select
     page.fill("#upload_url", "https://portal.customer.example/upload")
     page.fill("#upload_ca_certificates", "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----")
     page.click("input[type=submit][value=Save]")
-    assert page.locator(".alert", has_text="CA certificate(s) to trust").is_visible()
+    expect(page.locator(".alert", has_text="CA certificate(s) to trust")).to_be_visible()
     page.fill("#upload_ca_certificates", pem)
     shot(page, "contract-https-channel")
     page.click("input[type=submit][value=Save]")
-    assert page.locator(".alert-success").is_visible()
+    expect(page.locator(".alert-success")).to_be_visible()

@@ -11,7 +11,7 @@ from portal.config import ConfigError, build_config, normalise_database_url
 @pytest.fixture
 def clean_env(monkeypatch):
     for name in ("SECRET_KEY", "ENCRYPTION_KEY", "DATABASE_URL", "REDIS_URL", "LEDGERFLOW_ENV", "SELLER_NAME",
-                 "CALLLOG_FETCH_WORKERS"):
+                 "SELLER_EMAIL", "SELLER_COUNTRY", "CALLLOG_FETCH_WORKERS"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -89,8 +89,11 @@ def test_seller_and_fetch_workers_come_from_the_environment(clean_env, monkeypat
 
 
 @pytest.mark.no_db
-@pytest.mark.parametrize("value", ["0", "many", "100"])
-def test_a_bad_fetch_worker_count_is_named(clean_env, monkeypatch, tmp_path, value):
-    monkeypatch.setenv("CALLLOG_FETCH_WORKERS", value)
-    with pytest.raises(ConfigError, match="CALLLOG_FETCH_WORKERS"):
+@pytest.mark.parametrize(("name", "value"), [
+    ("CALLLOG_FETCH_WORKERS", "0"), ("CALLLOG_FETCH_WORKERS", "many"), ("CALLLOG_FETCH_WORKERS", "100"),
+    ("CALLLOG_FETCH_WORKERS", "\u00b2"), ("SELLER_EMAIL", "billing"), ("SELLER_COUNTRY", "Germany"),
+])
+def test_a_bad_setting_is_named(clean_env, monkeypatch, tmp_path, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
         build_config(str(tmp_path), {"LEDGERFLOW_ENV": "development"})

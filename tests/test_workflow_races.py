@@ -181,17 +181,20 @@ def test_a_sweep_passes_over_a_busy_instance_and_the_next_sweep_fires_its_timer(
     with fresh_postgres_database() as url:
         app, ids = _postgres_instance(url, "deadline_then_file.bpmn", "deadline_then_file")
 
+        def fired_and_waiting() -> tuple[int, int]:
+            result = timers.sweep(now=ids["due"] + timedelta(seconds=1))
+            return result["timers_fired"], result["timers_waiting_for_busy_instances"]
+
         def sweep() -> tuple:
             results = {}
-            in_thread(app, lambda: timers.sweep(now=ids["due"] + timedelta(seconds=1))["timers_fired"],
-                      results, "sweep").join(timeout=20)
+            in_thread(app, fired_and_waiting, results, "sweep").join(timeout=20)
             return results.get("sweep")
 
         with psycopg.connect(libpq(url)[0]) as holder:
             holder.execute("SELECT id FROM process_instances WHERE id = %s FOR UPDATE", (ids["instance"],))
-            assert sweep() == ("ok", 0)  # returned at once, the instance still locked
+            assert sweep() == ("ok", (0, 1))  # returned at once: none fired, one waits for the locked instance
             holder.rollback()
-        assert sweep() == ("ok", 1)
+        assert sweep() == ("ok", (1, 0))
         with app.app_context():
             assert db.session.get(ProcessInstance, ids["instance"]).status == "completed"  # escalated
             db.session.remove()

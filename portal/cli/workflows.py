@@ -166,4 +166,6 @@ def tick(at):
     from portal.cli import run_use_case
 
     result = run_use_case(lambda: timers.sweep(at))
-    click.echo(f"Fired {result['timers_fired']} timer(s); queued {result['jobs_queued']} job(s) again.")
+    busy = result["timers_waiting_for_busy_instances"]
+    click.echo(f"Fired {result['timers_fired']} timer(s); queued {result['jobs_queued']} job(s) again."
+               + (f" {busy} due timer(s) wait for instances busy elsewhere; the next tick fires them." if busy else ""))

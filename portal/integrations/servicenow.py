@@ -170,19 +170,24 @@ def fetch_period(connection: Connection, year: int, month: int, *, sleep: Callab
 
 
 def fetch_periods(connections: list[Connection], year: int, month: int, workers: int = 8,
-                  **options) -> dict[str, Period | CallLogError]:
+                  **options) -> dict[Connection, Period | CallLogError]:
     """fetch_period for many connections side by side (the calls wait on the network, not the CPU); each
-    answer, or the CallLogError it ended with, by cache_key. No database work happens here."""
+    answer, or the CallLogError it ended with, by connection (credentials included: two customers on one
+    instance may see different records). No database work happens here."""
     def one(connection: Connection) -> Period | CallLogError:
         try:
             return fetch_period(connection, year, month, **options)
         except CallLogError as exc:
             return exc
+        except Exception as exc:  # a bug or an odd answer fails this connection only, not the whole run
+            log.exception("ServiceNow %s %04d-%02d: unexpected failure", connection.company, year, month)
+            return CallLogError(f"unexpected failure reading {connection.company} ({type(exc).__name__}: {exc})",
+                                table="*")
 
-    unique = {cache_key(c, year, month): c for c in connections}
+    unique = list(dict.fromkeys(connections))
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(unique) or 1)),
                             thread_name_prefix="servicenow") as pool:
-        return dict(zip(unique, pool.map(one, unique.values()), strict=True))
+        return dict(zip(unique, pool.map(one, unique), strict=True))
 
 
 def fetch_period_cached(connection: Connection, year: int, month: int, cache: PeriodCache, *,
@@ -194,7 +199,7 @@ def fetch_period_cached(connection: Connection, year: int, month: int, cache: Pe
     key = cache_key(connection, year, month)
     try:
         if isinstance(answer, CallLogError):
-            raise answer
+            raise answer.with_traceback(None)  # one answer may serve several contracts
         period = answer or fetch_period(connection, year, month, **options)
     except CallLogError as exc:
         cached = cache.get(key) if exc.transient else None
@@ -235,6 +240,8 @@ class _Session:
         result = _json(table, body).get("result")
         if not isinstance(result, list):
             raise CallLogError(f"{table}: answer has no 'result' list", table=table)
+        if not all(isinstance(row, dict) for row in result):
+            raise CallLogError(f"{table}: the 'result' list holds something other than records", table=table)
         total = headers.get("X-Total-Count")
         return result, int(total) if total and total.isdigit() else None
 

@@ -98,7 +98,7 @@ def _prefetched(contracts: list[Contract], year: int, month: int):
     answers = servicenow.fetch_periods(connections, year, month, workers=workers) if connections else {}
 
     def fetch(connection, fetch_year, fetch_month, cache):
-        answer = answers.get(servicenow.cache_key(connection, fetch_year, fetch_month))
+        answer = answers.get(connection) if (fetch_year, fetch_month) == (year, month) else None
         return servicenow.fetch_period_cached(connection, fetch_year, fetch_month, cache, answer=answer)
     return fetch
 

@@ -260,7 +260,7 @@ def test_entry_point_serves_the_demo():
 
 def test_many_connections_are_fetched_side_by_side():
     """The fake answers only when two requests are in flight at once, so a one-by-one fetch would fail."""
-    from portal.integrations.servicenow import cache_key, fetch_periods
+    from portal.integrations.servicenow import fetch_periods
     from tests.integrations.calllog_servers import start_fake_answering_in_pairs
 
     running = start_fake_answering_in_pairs()
@@ -269,15 +269,49 @@ def test_many_connections_are_fetched_side_by_side():
         answers = fetch_periods(connections, 2026, 11, workers=2, retry=RetryPolicy(attempts=1))
     finally:
         running.stop()
-    assert [answers[cache_key(c, 2026, 11)].company for c in connections] == [ACME, GLOBEX]
-    assert all(answers[cache_key(c, 2026, 11)].incidents for c in connections)
+    assert [answers[c].company for c in connections] == [ACME, GLOBEX]
+    assert all(answers[c].incidents for c in connections)
 
 
 def test_a_failing_connection_is_kept_with_its_error_and_the_others_are_fetched(server):
-    from portal.integrations.servicenow import cache_key, fetch_periods
+    from portal.integrations.servicenow import fetch_periods
 
-    wrong, right = basic(server, INITECH, password="wrong"), basic(server, ACME)
+    # Same instance and company, other credentials: each connection gets its own answer.
+    wrong, right = basic(server, ACME, password="wrong"), basic(server, ACME)
     answers = fetch_periods([wrong, right], 2026, 11, workers=2)
-    assert isinstance(answers[cache_key(wrong, 2026, 11)], CallLogError)
-    assert "HTTP 401" in str(answers[cache_key(wrong, 2026, 11)])
-    assert answers[cache_key(right, 2026, 11)].incidents
+    assert isinstance(answers[wrong], CallLogError) and "HTTP 401" in str(answers[wrong])
+    assert answers[right].incidents
+
+
+def odd_answers(rows: list):
+    """A ServiceNow look-alike whose every table answers `rows` as its result."""
+    import json as json_module
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json_module.dumps({"result": rows}).encode()]
+
+    return start_fake_servicenow(app)
+
+
+def test_a_result_that_is_not_a_list_of_records_names_the_table(sleeps):
+    running = odd_answers(["not-a-record"])
+    try:
+        with pytest.raises(CallLogError, match="incident: the 'result' list holds something other than records"):
+            fetch(basic(running), sleeps)
+    finally:
+        running.stop()
+
+
+def test_an_unexpected_failure_fails_only_its_own_connection(server, caplog):
+    from portal.integrations.servicenow import fetch_periods
+
+    running = odd_answers([{"sys_id": ["a", "list"]}])  # unhashable: a TypeError deep in the parsing
+    try:
+        odd, good = basic(running), basic(server)
+        answers = fetch_periods([odd, good], 2026, 11, workers=2)
+    finally:
+        running.stop()
+    assert isinstance(answers[odd], CallLogError) and "unexpected failure reading" in str(answers[odd])
+    assert "TypeError" in str(answers[odd]) and "unexpected failure" in caplog.text
+    assert answers[good].incidents
