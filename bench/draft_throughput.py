@@ -23,17 +23,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, make_app, scratch_database
 
-COMPANIES = ("Acme Logistics GmbH", "Globex Corporation", "Initech Services Ltd")
 PRICES = {("incident", "P1"): "450.00", ("incident", "P2"): "220.00", ("incident", "P3"): "95.00",
           ("incident", "P4"): "40.00", ("request", "New laptop setup"): "120.00",
           ("request", "Access request"): "25.00"}
 
 
 def prepare(app, base_url: str, contracts: int) -> None:
-    """Customers on the fake ServiceNow (its three companies in turn), a rate card, contracts, fixed lines."""
+    """Customers on the fake ServiceNow, each its own company there, a rate card, contracts, fixed lines."""
     from flask_migrate import upgrade
 
     from portal.extensions import db
+    from portal.integrations.fake_servicenow import company_name
     from portal.models import Contract, Customer, FixedLineItem, RateCard, RateCardItem
     from portal.services import processes
 
@@ -45,7 +45,7 @@ def prepare(app, base_url: str, contracts: int) -> None:
         db.session.add(card)
         for i in range(contracts):
             customer = Customer(code=f"B{i:05d}", name=f"Bench customer {i}", currency="EUR",
-                                calllog_url=base_url, calllog_company=COMPANIES[i % 3], calllog_auth="basic",
+                                calllog_url=base_url, calllog_company=company_name(i), calllog_auth="basic",
                                 calllog_username="ledgerflow", calllog_secret="demo-servicenow-pass")
             contract = Contract(customer=customer, number=f"BENCH-{i:05d}", currency="EUR", tax_rate=Decimal("19"),
                                 rate_card=card, valid_from=date(2026, 1, 1))
@@ -70,10 +70,12 @@ def draft(app, contracts: int) -> dict:
 
 
 @contextmanager
-def fake_servicenow():
-    """The fake ServiceNow in its own process, as the real one is a remote system; yields its base URL."""
-    proc = subprocess.Popen([sys.executable, "-m", "portal.integrations.fake_servicenow", "--port", "0"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+def fake_servicenow(companies: int):
+    """The fake ServiceNow in its own process, as the real one is a remote system, with the demo records for
+    `companies` numbered companies; yields its base URL."""
+    proc = subprocess.Popen([sys.executable, "-m", "portal.integrations.fake_servicenow", "--port", "0",
+                             "--companies", str(companies)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
     try:
         banner = proc.stdout.readline()  # "Fake ServiceNow on http://127.0.0.1:PORT (...)"
         match = re.search(r"(http://\S+)", banner)
@@ -89,7 +91,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contracts", type=int, default=1000)
     args = parser.parse_args()
-    with fake_servicenow() as base_url, scratch_database() as url:
+    with fake_servicenow(args.contracts) as base_url, scratch_database() as url:
         prepare(make_app(url), base_url, args.contracts)
         print(f"drafting on PostgreSQL against the fake ServiceNow: {draft(make_app(url), args.contracts)}")
 

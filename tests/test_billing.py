@@ -218,3 +218,4 @@ def test_reviewers_have_no_draft_button(app, client, make_user):
 
     login_as(app, client, make_user("reviewer"))
     assert 'id="draft-form"' not in client.get("/dashboard").get_data(as_text=True)
+

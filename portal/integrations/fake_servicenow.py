@@ -143,10 +143,17 @@ def _error(status: int, message: str, detail: str = "") -> Response:
 class FakeServiceNow:
     """WSGI app: GET /api/now/table/{incident,sc_req_item}, POST /oauth_token.do, injectable failures."""
 
-    def __init__(self, incidents: list[dict] | None = None, requests: list[dict] | None = None):
+    def __init__(self, incidents: list[dict] | None = None, requests: list[dict] | None = None,
+                 companies: dict[str, str] | None = None):
         self.tables = {"incident": demo_incidents() if incidents is None else incidents,
                        "sc_req_item": demo_requests() if requests is None else requests}
-        self.names = {sys_id(k): v for k, v in {**COMPANIES, **CATALOG}.items()}
+        self.names = {sys_id(k): v for k, v in {**COMPANIES, **(companies or {}), **CATALOG}.items()}
+        # The company filter is answered from an index, as a real instance would: load tests hold many companies.
+        self._company_ids = {name: key for key, name in self.names.items()}
+        self._by_company = {table: {} for table in self.tables}
+        for table, rows in self.tables.items():
+            for row in rows:
+                self._by_company[table].setdefault(row.get("company", ""), []).append(row)
         self.tokens: set[str] = set()
         self.log: list[tuple[str, str, dict]] = []  # (method, path, query args) of every request
         self.ignore_query = False  # mimic an instance that drops an invalid query and returns every row
@@ -238,8 +245,27 @@ class FakeServiceNow:
         response.headers["X-Total-Count"] = str(len(rows))
         return response
 
+    @classmethod
+    def with_companies(cls, count: int) -> FakeServiceNow:
+        """The demo data copied for `count` numbered companies (load tests): company i gets the records of
+        demo company i % 3 under its own numbers; its name is company_name(i)."""
+        demo = list(COMPANIES)
+        companies = {f"company{i:05d}": company_name(i) for i in range(count)}
+        tables = {"incident": demo_incidents(), "sc_req_item": demo_requests()}
+        copies = {table: [] for table in tables}
+        for i, key in enumerate(companies):
+            source = sys_id(demo[i % len(demo)])
+            for table, rows in tables.items():
+                copies[table] += [{**row, "sys_id": sys_id(f"{row['number']}-{i}"),
+                                   "number": f"{row['number']}-{i:05d}", "company": sys_id(key)}
+                                  for row in rows if row["company"] == source]
+        return cls(copies["incident"], copies["sc_req_item"], companies)
+
     def _select(self, table: str, query: str) -> list[dict]:
         rows = list(self.tables[table])
+        company = re.search(r"(?:^|\^)company\.name=([^^]*)", query)
+        if company and not self.ignore_query:
+            rows = list(self._by_company[table].get(self._company_ids.get(company.group(1)), []))
         for term in filter(None, query.split("^")):
             if term.startswith("ORDERBY"):
                 descending = term.startswith("ORDERBYDESC")
@@ -295,6 +321,11 @@ class RunningFake(NamedTuple):
     fake: FakeServiceNow
 
 
+def company_name(i: int) -> str:
+    """The name of numbered company `i` in FakeServiceNow.with_companies."""
+    return f"Load test company {i:05d}"
+
+
 def start_fake_servicenow(fake: FakeServiceNow | None = None, host: str = "127.0.0.1", port: int = 0) -> RunningFake:
     """Serve `fake` (the demo data by default) on a free loopback port; stop() makes it unreachable."""
     fake = fake or FakeServiceNow()
@@ -318,8 +349,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8099)
+    parser.add_argument("--companies", type=int, default=0,
+                        help="serve the demo records copied for this many numbered companies (load tests)")
     options = parser.parse_args(argv)
-    server = make_server(options.host, options.port, FakeServiceNow(), threaded=True)
+    fake = FakeServiceNow.with_companies(options.companies) if options.companies else FakeServiceNow()
+    server = make_server(options.host, options.port, fake, threaded=True, request_handler=_QuietHandler)
     print(f"Fake ServiceNow on http://{options.host}:{server.server_port} "
           f"(basic {USERNAME}/{PASSWORD}; OAuth client {CLIENT_ID}/{CLIENT_SECRET})", flush=True)
     try:

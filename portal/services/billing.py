@@ -9,15 +9,16 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from portal.errors import DomainError, NotFound, ValidationError
 from portal.extensions import db
 from portal.integrations import servicenow
-from portal.models import Contract, FixedLineItem, IntegrationCache, Proforma, ProformaLine, ServiceRecord
+from portal.models import Contract, Proforma, ProformaLine, ServiceRecord
 from portal.models.billing import PROFORMA_STATES
 from portal.models.types import utcnow
 from portal.money import D, quantize
-from portal.services import runtime
+from portal.services import calllog, runtime
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 ZERO = Decimal(0)
@@ -28,17 +29,6 @@ class DraftReport:
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
-
-
-class DbCache:
-    """The call-logging client's last-good-result cache, kept in the database (shared by every host)."""
-
-    def get(self, key: str) -> str | None:
-        row = db.session.get(IntegrationCache, key)
-        return row.value if row else None
-
-    def set(self, key: str, value: str) -> None:
-        db.session.merge(IntegrationCache(key=key, value=value, updated_at=utcnow()))
 
 
 def parse_period(period: str) -> tuple[int, int]:
@@ -54,59 +44,53 @@ def period_bounds(year: int, month: int) -> tuple[date, date]:
     return start, (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1))
 
 
-FETCH_BATCH = 64  # contracts whose call-logging data is fetched side by side before they are drafted
+FETCH_BATCH = 64  # contracts whose call-logging data is fetched side by side, one batch ahead
 
 
 def draft_period(period: str, contract_number: str | None = None, prepared_by: str = "system",
                  now: datetime | None = None, fetch=None) -> DraftReport:
     """Draft every active contract of the period (or one); a contract that fails does not stop the others.
 
-    The call-logging data of a batch of contracts is fetched concurrently first (CALLLOG_FETCH_WORKERS
-    threads, network only); the drafts are then written one by one in this transaction.
+    The call-logging data of the next batch of contracts is fetched in the background, side by side
+    (CALLLOG_FETCH_WORKERS threads, network only), while this batch is written one by one in this transaction.
     """
     year, month = parse_period(period)
     report = DraftReport()
     contracts = _contracts(year, month, contract_number)
-    for first in range(0, len(contracts), FETCH_BATCH):
-        batch = contracts[first:first + FETCH_BATCH]
-        batch_fetch = fetch or _prefetched(batch, year, month)
-        for contract in batch:
-            try:
-                with db.session.begin_nested():
-                    proforma, created = draft_contract(contract, year, month, prepared_by, now, batch_fetch)
-            except DomainError as exc:
-                report.failed[contract.number] = str(exc)
-                continue
-            (report.created if created else report.existing).append(proforma.number)
+    batches = [contracts[first:first + FETCH_BATCH] for first in range(0, len(contracts), FETCH_BATCH)]
+    prefetch = None if fetch else calllog.Prefetch(year, month, int(current_app.config["CALLLOG_FETCH_WORKERS"]))
+    try:
+        for index, batch in enumerate(batches):
+            if prefetch and index == 0:
+                prefetch.start(batch)
+            batch_fetch = fetch or prefetch.take()
+            if prefetch and index + 1 < len(batches):
+                prefetch.start(batches[index + 1])
+            _draft_batch(batch, year, month, prepared_by, now, batch_fetch, report)
+    finally:
+        if prefetch:
+            prefetch.close()
     return report
 
 
-def _prefetched(contracts: list[Contract], year: int, month: int):
-    """A fetch for draft_contract that answers from one concurrent fetch of the contracts still to draft."""
-    drafted = set(db.session.scalars(select(Proforma.contract_id).where(
-        Proforma.contract_id.in_([c.id for c in contracts]), Proforma.period == f"{year}-{month:02d}")))
-    connections = []
-    for contract in contracts:
-        if contract.id not in drafted:
-            try:
-                connection = _connection(contract.customer)
-            except ValidationError:
-                continue  # draft_contract reports it for this contract
-            if connection is not None:
-                connections.append(connection)
-    workers = int(current_app.config["CALLLOG_FETCH_WORKERS"])
-    answers = servicenow.fetch_periods(connections, year, month, workers=workers) if connections else {}
-
-    def fetch(connection, fetch_year, fetch_month, cache):
-        answer = answers.get(connection) if (fetch_year, fetch_month) == (year, month) else None
-        return servicenow.fetch_period_cached(connection, fetch_year, fetch_month, cache, answer=answer)
-    return fetch
+def _draft_batch(batch: list[Contract], year: int, month: int, prepared_by: str, now: datetime | None, fetch,
+                 report: DraftReport) -> None:
+    for contract in batch:
+        try:
+            with db.session.begin_nested():
+                proforma, created = draft_contract(contract, year, month, prepared_by, now, fetch)
+        except DomainError as exc:
+            report.failed[contract.number] = str(exc)
+            continue
+        (report.created if created else report.existing).append(proforma.number)
 
 
 def _contracts(year: int, month: int, number: str | None) -> list[Contract]:
     start, end = period_bounds(year, month)
-    query = select(Contract).where(Contract.valid_from <= end,
-                                   or_(Contract.valid_to.is_(None), Contract.valid_to >= start))
+    # What every draft reads, loaded for all contracts at once instead of one query per contract.
+    query = (select(Contract).where(Contract.valid_from <= end,
+                                    or_(Contract.valid_to.is_(None), Contract.valid_to >= start))
+             .options(selectinload(Contract.customer), selectinload(Contract.fixed_lines)))
     if number:
         contracts = list(db.session.scalars(query.where(Contract.number == number)))
         if not contracts:
@@ -141,25 +125,12 @@ def draft_contract(contract: Contract, year: int, month: int, prepared_by: str, 
     return proforma, True
 
 
-def _connection(customer) -> servicenow.Connection | None:
-    """The customer's call-logging system, or None when it has none."""
-    if customer.calllog_auth == "none" or not customer.calllog_url:
-        return None
-    try:
-        return servicenow.Connection(
-            base_url=customer.calllog_url, company=customer.calllog_company or customer.name,
-            auth=customer.calllog_auth, username=customer.calllog_username, secret=customer.calllog_secret or "",
-            client_id=customer.calllog_client_id, client_secret=customer.calllog_client_secret or "")
-    except ValueError as exc:
-        raise ValidationError("calllog_url", f"customer {customer.code}: {exc}") from exc
-
-
 def _fetch(customer, year: int, month: int, fetch):
     """Records from the customer's call-logging system (none configured: fixed lines only)."""
-    connection = _connection(customer)
+    connection = calllog.connection_for(customer)
     if connection is None:
         return [], False, "no call-logging system configured: fixed lines only"
-    result = fetch(connection, year, month, DbCache())
+    result = fetch(connection, year, month, calllog.DbCache())
     note = f"call-logging system unreachable; data as of {result.fetched_at:%Y-%m-%d %H:%M} UTC" if result.stale else ""
     return list(result.records), result.stale, note
 
@@ -205,9 +176,9 @@ def _record_lines(contract: Contract, records: list[ServiceRecord]) -> list[Prof
 
 def _fixed_lines(contract: Contract, year: int, month: int) -> list[ProformaLine]:
     start, end = period_bounds(year, month)
-    items = db.session.scalars(select(FixedLineItem).where(
-        FixedLineItem.contract_id == contract.id, FixedLineItem.valid_from <= end,
-        or_(FixedLineItem.valid_to.is_(None), FixedLineItem.valid_to >= start)).order_by(FixedLineItem.id))
+    items = sorted((item for item in contract.fixed_lines  # loaded with the contracts (_contracts)
+                    if item.valid_from <= end and (item.valid_to is None or item.valid_to >= start)),
+                   key=lambda item: item.id)
     return [ProformaLine(kind="fixed", description=item.description, quantity=item.quantity,
                          unit_price=item.unit_price, tax_rate=tax_rate_for(contract, item.tax_rate), source_ref="fixed")
             for item in items]

@@ -315,3 +315,21 @@ def test_an_unexpected_failure_fails_only_its_own_connection(server, caplog):
     assert isinstance(answers[odd], CallLogError) and "unexpected failure reading" in str(answers[odd])
     assert "TypeError" in str(answers[odd]) and "unexpected failure" in caplog.text
     assert answers[good].incidents
+
+
+def test_the_load_test_fake_gives_every_numbered_company_its_own_copy_of_the_demo_records(sleeps):
+    from portal.integrations.fake_servicenow import company_name
+
+    running = start_fake_servicenow(FakeServiceNow.with_companies(4))
+    try:
+        first, second, fourth = (fetch(basic(running, company_name(i)), sleeps) for i in (0, 1, 3))
+    finally:
+        running.stop()
+    demo = start_fake_servicenow()
+    try:
+        acme, globex = (fetch(basic(demo, company), sleeps) for company in (ACME, GLOBEX))
+    finally:
+        demo.stop()
+    assert numbers(first.records) == [f"{n}-00000" for n in numbers(acme.records)]
+    assert numbers(second.records) == [f"{n}-00001" for n in numbers(globex.records)]
+    assert numbers(fourth.records) == [f"{n}-00003" for n in numbers(acme.records)]

@@ -1,0 +1,41 @@
+"""The call-logging cache in the database: the newest good answer per key, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.extensions import db
+
+
+def check_cache_upsert():
+    from portal.services.calllog import DbCache
+
+    cache = DbCache()
+    cache.set("servicenow|x|Acme|2026-11", "first")
+    cache.set("servicenow|x|Acme|2026-11", "second")
+    db.session.flush()
+    db.session.expire_all()
+    assert cache.get("servicenow|x|Acme|2026-11") == "second" and cache.get("nothing") is None
+
+
+def test_the_call_logging_cache_keeps_the_newest_answer(app):
+    check_cache_upsert()
+
+
+@pytest.mark.postgres
+@pytest.mark.no_db
+def test_the_call_logging_cache_keeps_the_newest_answer_on_postgres():
+    from flask_migrate import upgrade
+
+    from tests.conftest import require_service
+    from tests.services import fresh_postgres_database, postgres_reachable
+    from tests.workflow_helpers import postgres_app
+
+    require_service("PostgreSQL", *postgres_reachable())
+    with fresh_postgres_database() as url:
+        app = postgres_app(url)
+        with app.app_context():
+            upgrade()
+            check_cache_upsert()
+            db.session.remove()
+            db.engine.dispose()
