@@ -2,7 +2,9 @@
 ServiceNow (in its own process), priced, stored as a proforma and started in its approval process, through
 billing.draft_period.
 
-    .venv/bin/python bench/draft_throughput.py [--contracts 1000]
+    .venv/bin/python bench/draft_throughput.py [--contracts 1000] [--latency-ms 0]
+
+CALLLOG_FETCH_WORKERS (environment) sets how many fetches run side by side (default 8).
 
 Needs PostgreSQL (BENCH_POSTGRES_URL; a scratch database is created and dropped).
 """
@@ -70,12 +72,12 @@ def draft(app, contracts: int) -> dict:
 
 
 @contextmanager
-def fake_servicenow(companies: int):
+def fake_servicenow(companies: int, latency_ms: float = 0.0):
     """The fake ServiceNow in its own process, as the real one is a remote system, with the demo records for
-    `companies` numbered companies; yields its base URL."""
+    `companies` numbered companies and `latency_ms` added to every answer; yields its base URL."""
     proc = subprocess.Popen([sys.executable, "-m", "portal.integrations.fake_servicenow", "--port", "0",
-                             "--companies", str(companies)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+                             "--companies", str(companies), "--latency-ms", str(latency_ms)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         banner = proc.stdout.readline()  # "Fake ServiceNow on http://127.0.0.1:PORT (...)"
         match = re.search(r"(http://\S+)", banner)
@@ -90,8 +92,10 @@ def fake_servicenow(companies: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contracts", type=int, default=1000)
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="added by the fake to every answer, as a remote ServiceNow takes")
     args = parser.parse_args()
-    with fake_servicenow(args.contracts) as base_url, scratch_database() as url:
+    with fake_servicenow(args.contracts, args.latency_ms) as base_url, scratch_database() as url:
         prepare(make_app(url), base_url, args.contracts)
         print(f"drafting on PostgreSQL against the fake ServiceNow: {draft(make_app(url), args.contracts)}")
 

@@ -144,7 +144,7 @@ class FakeServiceNow:
     """WSGI app: GET /api/now/table/{incident,sc_req_item}, POST /oauth_token.do, injectable failures."""
 
     def __init__(self, incidents: list[dict] | None = None, requests: list[dict] | None = None,
-                 companies: dict[str, str] | None = None):
+                 companies: dict[str, str] | None = None, latency: float = 0.0):
         self.tables = {"incident": demo_incidents() if incidents is None else incidents,
                        "sc_req_item": demo_requests() if requests is None else requests}
         self.names = {sys_id(k): v for k, v in {**COMPANIES, **(companies or {}), **CATALOG}.items()}
@@ -158,6 +158,7 @@ class FakeServiceNow:
         self.log: list[tuple[str, str, dict]] = []  # (method, path, query args) of every request
         self.ignore_query = False  # mimic an instance that drops an invalid query and returns every row
         self._faults: list[tuple[int | None, str | None, float]] = []
+        self.latency = latency  # seconds added to every answer, as a remote instance takes
         self._lock = threading.Lock()
 
     def fail_next(self, count: int, status: int = 503, retry_after: str | None = None) -> None:
@@ -179,6 +180,8 @@ class FakeServiceNow:
         with self._lock:
             self.log.append((request.method, request.path, dict(request.args)))
             fault = self._faults.pop(0) if self._faults else None
+        if self.latency:
+            time.sleep(self.latency)
         response = self._faulty(fault) or self._dispatch(request)
         return response(environ, start_response)
 
@@ -246,7 +249,7 @@ class FakeServiceNow:
         return response
 
     @classmethod
-    def with_companies(cls, count: int) -> FakeServiceNow:
+    def with_companies(cls, count: int, latency: float = 0.0) -> FakeServiceNow:
         """The demo data copied for `count` numbered companies (load tests): company i gets the records of
         demo company i % 3 under its own numbers; its name is company_name(i)."""
         demo = list(COMPANIES)
@@ -259,7 +262,7 @@ class FakeServiceNow:
                 copies[table] += [{**row, "sys_id": sys_id(f"{row['number']}-{i}"),
                                    "number": f"{row['number']}-{i:05d}", "company": sys_id(key)}
                                   for row in rows if row["company"] == source]
-        return cls(copies["incident"], copies["sc_req_item"], companies)
+        return cls(copies["incident"], copies["sc_req_item"], companies, latency)
 
     def _select(self, table: str, query: str) -> list[dict]:
         rows = list(self.tables[table])
@@ -351,8 +354,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--companies", type=int, default=0,
                         help="serve the demo records copied for this many numbered companies (load tests)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer (load tests)")
     options = parser.parse_args(argv)
-    fake = FakeServiceNow.with_companies(options.companies) if options.companies else FakeServiceNow()
+    latency = options.latency_ms / 1000
+    fake = FakeServiceNow.with_companies(options.companies, latency) if options.companies else \
+        FakeServiceNow(latency=latency)
     server = make_server(options.host, options.port, fake, threaded=True, request_handler=_QuietHandler)
     print(f"Fake ServiceNow on http://{options.host}:{server.server_port} "
           f"(basic {USERNAME}/{PASSWORD}; OAuth client {CLIENT_ID}/{CLIENT_SECRET})", flush=True)
