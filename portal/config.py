@@ -24,7 +24,7 @@ DEFAULTS = {
     # None: service tasks run inside the step when there is no Redis, as RQ jobs after the commit otherwise.
     "SERVICE_TASKS_INLINE": None,
     "BASE_CURRENCY": "USD",
-    # Who issues the documents (printed on proformas and sent in SAP/UBL files); set these in production.
+    # Who issues the documents (printed on proformas and sent in SAP/UBL files); production requires real ones.
     "SELLER_NAME": "Ledgerflow Demo Services GmbH",
     "SELLER_VAT_ID": "DE999999999",
     "SELLER_STREET": "Musterstraße 1",
@@ -56,10 +56,12 @@ DEFAULTS = {
     "FLASK_ADMIN_FLUID_LAYOUT": True,
 }
 
+# Who issues the documents; production refuses the demo values.
+SELLER_KEYS = ("SELLER_NAME", "SELLER_VAT_ID", "SELLER_STREET", "SELLER_CITY", "SELLER_POSTCODE", "SELLER_COUNTRY",
+               "SELLER_EMAIL")
 # Environment variables read as configuration, by name; DATABASE_URL is handled apart.
 ENV_KEYS = ("SECRET_KEY", "ENCRYPTION_KEY", "REDIS_URL", "LEDGERFLOW_ENV", "BASE_CURRENCY", "SMTP_URL",
-            "SELLER_NAME", "SELLER_VAT_ID", "SELLER_STREET", "SELLER_CITY", "SELLER_POSTCODE", "SELLER_COUNTRY",
-            "SELLER_EMAIL", "CALLLOG_FETCH_WORKERS")
+            *SELLER_KEYS, "CALLLOG_FETCH_WORKERS")
 
 
 def build_config(instance_path: str, overrides: dict | None) -> dict:
@@ -109,6 +111,11 @@ def check_environment(config: dict) -> None:
             "`export SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')`) "
             "or set LEDGERFLOW_ENV=development for a local run."
         )
+    if env not in RELAXED_ENVIRONMENTS:
+        demo = [name for name in SELLER_KEYS if name != "SELLER_COUNTRY" and config.get(name) == DEFAULTS[name]]
+        if demo:
+            raise ConfigError(f"the demo company's values are still set for {', '.join(demo)}; production documents "
+                              "name the real seller: set them in the environment.")
 
 
 def _whole_number(config: dict, name: str, low: int, high: int) -> int:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from portal import create_app
-from portal.config import ConfigError, build_config, normalise_database_url
+from portal.config import SELLER_KEYS, ConfigError, build_config, normalise_database_url
 
 
 @pytest.fixture
 def clean_env(monkeypatch):
-    for name in ("SECRET_KEY", "ENCRYPTION_KEY", "DATABASE_URL", "REDIS_URL", "LEDGERFLOW_ENV", "SELLER_NAME",
-                 "SELLER_EMAIL", "SELLER_COUNTRY", "CALLLOG_FETCH_WORKERS"):
+    for name in ("SECRET_KEY", "ENCRYPTION_KEY", "DATABASE_URL", "REDIS_URL", "LEDGERFLOW_ENV", *SELLER_KEYS,
+                 "CALLLOG_FETCH_WORKERS"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -27,9 +27,14 @@ def test_production_is_the_default_environment(clean_env, tmp_path):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
 
 
+REAL_SELLER = {"SELLER_NAME": "Real Services AG", "SELLER_VAT_ID": "DE123456789", "SELLER_STREET": "Hauptstraße 5",
+               "SELLER_CITY": "Köln", "SELLER_POSTCODE": "50667", "SELLER_COUNTRY": "DE",
+               "SELLER_EMAIL": "billing@real.example"}
+
+
 @pytest.mark.no_db
 def test_production_with_secret_key_uses_secure_cookies(clean_env, tmp_path):
-    config = build_config(str(tmp_path), {"LEDGERFLOW_ENV": "production", "SECRET_KEY": "x" * 40})
+    config = build_config(str(tmp_path), {"LEDGERFLOW_ENV": "production", "SECRET_KEY": "x" * 40, **REAL_SELLER})
     assert config["SESSION_COOKIE_SECURE"] is True
     assert config["SESSION_COOKIE_HTTPONLY"] is True
 
@@ -97,3 +102,11 @@ def test_a_bad_setting_is_named(clean_env, monkeypatch, tmp_path, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=name):
         build_config(str(tmp_path), {"LEDGERFLOW_ENV": "development"})
+
+
+@pytest.mark.no_db
+def test_production_refuses_the_demo_seller_and_names_what_is_left(clean_env, tmp_path):
+    settings = {"LEDGERFLOW_ENV": "production", "SECRET_KEY": "x" * 40, **REAL_SELLER}
+    del settings["SELLER_VAT_ID"], settings["SELLER_CITY"]
+    with pytest.raises(ConfigError, match="demo company's values are still set for SELLER_VAT_ID, SELLER_CITY;"):
+        build_config(str(tmp_path), settings)
