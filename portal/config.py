@@ -59,6 +59,8 @@ DEFAULTS = {
 # Who issues the documents; production refuses the demo values.
 SELLER_KEYS = ("SELLER_NAME", "SELLER_VAT_ID", "SELLER_STREET", "SELLER_CITY", "SELLER_POSTCODE", "SELLER_COUNTRY",
                "SELLER_EMAIL")
+# What names the demo company (a real seller may well be in Berlin, 10115): production refuses these values.
+DEMO_SELLER_IDENTITY = ("SELLER_NAME", "SELLER_VAT_ID", "SELLER_EMAIL")
 # Environment variables read as configuration, by name; DATABASE_URL is handled apart.
 ENV_KEYS = ("SECRET_KEY", "ENCRYPTION_KEY", "REDIS_URL", "LEDGERFLOW_ENV", "BASE_CURRENCY", "SMTP_URL",
             *SELLER_KEYS, "CALLLOG_FETCH_WORKERS")
@@ -112,7 +114,7 @@ def check_environment(config: dict) -> None:
             "or set LEDGERFLOW_ENV=development for a local run."
         )
     if env not in RELAXED_ENVIRONMENTS:
-        demo = [name for name in SELLER_KEYS if name != "SELLER_COUNTRY" and config.get(name) == DEFAULTS[name]]
+        demo = [name for name in DEMO_SELLER_IDENTITY if config.get(name) == DEFAULTS[name]]
         if demo:
             raise ConfigError(f"the demo company's values are still set for {', '.join(demo)}; production documents "
                               "name the real seller: set them in the environment.")
@@ -120,10 +122,7 @@ def check_environment(config: dict) -> None:
 
 def _whole_number(config: dict, name: str, low: int, high: int) -> int:
     value = str(config.get(name, "")).strip()
-    try:
-        number = int(value) if value.isascii() else None
-    except ValueError:
-        number = None
+    number = int(value) if re.fullmatch(r"[0-9]{1,4}", value) else None
     if number is None or not low <= number <= high:
         raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
     return number

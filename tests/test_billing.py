@@ -219,3 +219,36 @@ def test_reviewers_have_no_draft_button(app, client, make_user):
     login_as(app, client, make_user("reviewer"))
     assert 'id="draft-form"' not in client.get("/dashboard").get_data(as_text=True)
 
+
+
+def test_batches_are_fetched_ahead_once_each(app, fake, monkeypatch):
+    monkeypatch.setattr(billing, "FETCH_BATCH", 2)
+    contracts = [contract_for(customer_on(fake.base_url, name))
+                 for name in ("Acme Logistics GmbH", "Globex Corporation", "Initech Services Ltd")]
+    contracts += [contract_for(customer_on(fake.base_url, "Acme Logistics GmbH", code=f"ACME{i}")) for i in (2, 3)]
+    report = billing.draft_period("2026-11")
+    assert not report.failed and len(report.created) == 5
+    tables = [path for method, path, _ in fake.fake.log if path.startswith("/api/now/table/")]
+    assert len(tables) == 10  # two tables for each of the five customers, none fetched twice
+
+
+def test_a_failed_run_stops_the_fetch_it_started_ahead(app):
+    """A draft that fails must not leave the next batch's fetch running through every retry."""
+    from concurrent.futures import wait
+
+    from portal.integrations.fake_servicenow import FakeServiceNow
+    from portal.services.calllog import Prefetch
+
+    slow = start_fake_servicenow(FakeServiceNow.with_companies(40, latency=1.0))
+    try:
+        from portal.integrations.fake_servicenow import company_name
+
+        contracts = [contract_for(customer_on(slow.base_url, company_name(i), code=f"SLOW{i:02d}"))
+                     for i in range(40)]
+        prefetch = Prefetch(2026, 11, workers=2)
+        prefetch.start(contracts)  # 40 fetches of 2 calls at 1 s each, 2 at a time: about 40 s if not stopped
+        prefetch.close()
+        done, _ = wait([prefetch._pending], timeout=15)
+    finally:
+        slow.stop()
+    assert done, "the background fetch went on after close()"

@@ -96,7 +96,8 @@ def test_seller_and_fetch_workers_come_from_the_environment(clean_env, monkeypat
 @pytest.mark.no_db
 @pytest.mark.parametrize(("name", "value"), [
     ("CALLLOG_FETCH_WORKERS", "0"), ("CALLLOG_FETCH_WORKERS", "many"), ("CALLLOG_FETCH_WORKERS", "100"),
-    ("CALLLOG_FETCH_WORKERS", "\u00b2"), ("SELLER_EMAIL", "billing"), ("SELLER_COUNTRY", "Germany"),
+    ("CALLLOG_FETCH_WORKERS", "\u00b2"), ("CALLLOG_FETCH_WORKERS", "1_6"), ("CALLLOG_FETCH_WORKERS", "+8"),
+    ("SELLER_EMAIL", "billing"), ("SELLER_COUNTRY", "Germany"),
 ])
 def test_a_bad_setting_is_named(clean_env, monkeypatch, tmp_path, name, value):
     monkeypatch.setenv(name, value)
@@ -107,6 +108,13 @@ def test_a_bad_setting_is_named(clean_env, monkeypatch, tmp_path, name, value):
 @pytest.mark.no_db
 def test_production_refuses_the_demo_seller_and_names_what_is_left(clean_env, tmp_path):
     settings = {"LEDGERFLOW_ENV": "production", "SECRET_KEY": "x" * 40, **REAL_SELLER}
-    del settings["SELLER_VAT_ID"], settings["SELLER_CITY"]
-    with pytest.raises(ConfigError, match="demo company's values are still set for SELLER_VAT_ID, SELLER_CITY;"):
+    del settings["SELLER_NAME"], settings["SELLER_VAT_ID"]
+    with pytest.raises(ConfigError, match="demo company's values are still set for SELLER_NAME, SELLER_VAT_ID;"):
         build_config(str(tmp_path), settings)
+
+
+@pytest.mark.no_db
+def test_production_accepts_a_real_seller_in_the_demo_city(clean_env, tmp_path):
+    settings = {"LEDGERFLOW_ENV": "production", "SECRET_KEY": "x" * 40, **REAL_SELLER, "SELLER_CITY": "Berlin",
+                "SELLER_POSTCODE": "10115", "SELLER_STREET": "Musterstraße 1"}
+    assert build_config(str(tmp_path), settings)["SELLER_CITY"] == "Berlin"

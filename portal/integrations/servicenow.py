@@ -6,6 +6,7 @@ import base64
 import http.client
 import json
 import logging
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -150,8 +151,10 @@ def encoded_query(company: str, table: str, start: datetime, end: datetime) -> s
 
 
 def cache_key(connection: Connection, year: int, month: int) -> str:
-    """Cache key of one company's month on one instance."""
-    return f"servicenow|{connection.base_url.rstrip('/')}|{connection.company}|{year:04d}-{month:02d}"
+    """Cache key of one company's month on one instance, as one account sees it (accounts may differ in what
+    they may read; the secret is never part of the key)."""
+    account = connection.username or connection.client_id
+    return f"servicenow|{connection.base_url.rstrip('/')}|{connection.company}|{account}|{year:04d}-{month:02d}"
 
 
 def fetch_period(connection: Connection, year: int, month: int, *, sleep: Callable[[float], Any] = time.sleep,
@@ -170,13 +173,24 @@ def fetch_period(connection: Connection, year: int, month: int, *, sleep: Callab
 
 
 def fetch_periods(connections: list[Connection], year: int, month: int, workers: int = 8,
-                  **options) -> dict[Connection, Period | CallLogError]:
+                  stop: threading.Event | None = None, **options) -> dict[Connection, Period | CallLogError]:
     """fetch_period for many connections side by side (the calls wait on the network, not the CPU); each
     answer, or the CallLogError it ended with, by connection (credentials included: two customers on one
-    instance may see different records). No database work happens here."""
+    instance may see different records). No database work happens here.
+
+    Setting `stop` ends the work early: fetches not begun are skipped and retries stop waiting.
+    """
+    stop = stop or threading.Event()
+
+    def interruptible_sleep(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise CallLogError("fetch cancelled", table="*", transient=True)
+
     def one(connection: Connection) -> Period | CallLogError:
+        if stop.is_set():
+            return CallLogError("fetch cancelled", table="*", transient=True)
         try:
-            return fetch_period(connection, year, month, **options)
+            return fetch_period(connection, year, month, **{"sleep": interruptible_sleep, **options})
         except CallLogError as exc:
             return exc
         except Exception as exc:  # a bug or an odd answer fails this connection only, not the whole run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from sqlalchemy import select
@@ -54,12 +55,13 @@ class Prefetch:
         self.year, self.month, self.workers = year, month, workers
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calllog-prefetch")
         self._pending: Future | None = None
+        self._stop = threading.Event()
 
     def start(self, contracts: list[Contract]) -> None:
         """Begin fetching for the contracts of the period that have no proforma yet."""
         connections = self._connections(contracts)
         self._pending = self._background.submit(servicenow.fetch_periods, connections, self.year, self.month,
-                                                workers=self.workers) if connections else None
+                                                workers=self.workers, stop=self._stop) if connections else None
 
     def take(self):
         """A fetch for billing.draft_contract answering from what start() fetched (waits for it)."""
@@ -73,7 +75,9 @@ class Prefetch:
         return fetch
 
     def close(self) -> None:
-        """Stop without waiting for a fetch nobody will use (a failed run)."""
+        """Stop without waiting for a fetch nobody will use (a failed run): fetches not begun are skipped and
+        retries stop; a request already on the wire ends within its timeout."""
+        self._stop.set()
         self._background.shutdown(wait=False, cancel_futures=True)
 
     def _connections(self, contracts: list[Contract]) -> list[servicenow.Connection]:

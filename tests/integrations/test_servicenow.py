@@ -318,9 +318,11 @@ def test_an_unexpected_failure_fails_only_its_own_connection(server, caplog):
 
 
 def test_the_load_test_fake_gives_every_numbered_company_its_own_copy_of_the_demo_records(sleeps):
-    from portal.integrations.fake_servicenow import company_name
+    from portal.integrations.fake_servicenow import INDEXED_FROM, company_name
 
-    running = start_fake_servicenow(FakeServiceNow.with_companies(4))
+    fake = FakeServiceNow.with_companies(90)  # enough rows for the company index to answer
+    assert len(fake.tables["incident"]) >= INDEXED_FROM
+    running = start_fake_servicenow(fake)
     try:
         first, second, fourth = (fetch(basic(running, company_name(i)), sleeps) for i in (0, 1, 3))
     finally:
