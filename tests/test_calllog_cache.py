@@ -25,17 +25,7 @@ def test_the_call_logging_cache_keeps_the_newest_answer(app):
 @pytest.mark.postgres
 @pytest.mark.no_db
 def test_the_call_logging_cache_keeps_the_newest_answer_on_postgres():
-    from flask_migrate import upgrade
+    from tests.workflow_helpers import migrated_postgres
 
-    from tests.conftest import require_service
-    from tests.services import fresh_postgres_database, postgres_reachable
-    from tests.workflow_helpers import postgres_app
-
-    require_service("PostgreSQL", *postgres_reachable())
-    with fresh_postgres_database() as url:
-        app = postgres_app(url)
-        with app.app_context():
-            upgrade()
-            check_cache_upsert()
-            db.session.remove()
-            db.engine.dispose()
+    with migrated_postgres():
+        check_cache_upsert()

@@ -228,18 +228,8 @@ def test_the_group_queue_matches_whole_elements_exactly_in_sql(app):
 @pytest.mark.postgres
 @pytest.mark.no_db
 def test_the_group_queue_matches_the_same_on_postgres():
-    from tests.conftest import require_service
-    from tests.services import fresh_postgres_database, postgres_reachable
-    from tests.workflow_helpers import postgres_app
+    from tests.workflow_helpers import migrated_postgres
 
-    require_service("PostgreSQL", *postgres_reachable())
-    with fresh_postgres_database() as url:
-        app = postgres_app(url)
-        with app.app_context():
-            from flask_migrate import upgrade
-
-            upgrade()
-            tasks_from = open_review_tasks(len(QUEUE_CASES))
-            assert queue_cases_seen(tasks_from, queue_world(tasks_from)) == expected_queue()
-            db.session.remove()
-            db.engine.dispose()
+    with migrated_postgres():
+        tasks_from = open_review_tasks(len(QUEUE_CASES))
+        assert queue_cases_seen(tasks_from, queue_world(tasks_from)) == expected_queue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -110,6 +111,26 @@ def postgres_app(database_url: str, redis_url: str | None = None):
 
     return create_app(app_config(SQLALCHEMY_DATABASE_URI=database_url, SQLALCHEMY_ENGINE_OPTIONS={},
                                  REDIS_URL=redis_url))
+
+
+@contextmanager
+def migrated_postgres():
+    """A fresh, migrated PostgreSQL database with an app on it, inside its app context; dropped afterwards."""
+    from flask_migrate import upgrade
+
+    from tests.conftest import require_service
+    from tests.services import fresh_postgres_database, postgres_reachable
+
+    require_service("PostgreSQL", *postgres_reachable())
+    with fresh_postgres_database() as url:
+        app = postgres_app(url)
+        with app.app_context():
+            upgrade()
+            try:
+                yield app
+            finally:
+                db.session.remove()
+                db.engine.dispose()
 
 
 def lock_waiters(admin_connection, database: str) -> int:
