@@ -3,6 +3,7 @@ operation runs once however many workers race for its job."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 import psycopg
@@ -47,6 +48,26 @@ def _postgres_instance(url, diagram: str, key: str, lose_deferred_jobs: bool = F
     return app, ids
 
 
+@contextmanager
+def _instance_on_postgres(diagram: str, key: str, lose_deferred_jobs: bool = False):
+    """A fresh database with a started instance of `diagram`: yields (app, ids, url); dropped afterwards."""
+    require_service("PostgreSQL", *postgres_reachable())
+    with fresh_postgres_database() as url:
+        app, ids = _postgres_instance(url, diagram, key, lose_deferred_jobs)
+        yield app, ids, url
+
+
+@contextmanager
+def _checking(app):
+    """The app's context to check an outcome in; its connections are closed afterwards."""
+    with app.app_context():
+        try:
+            yield
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
 def _race(app, url, lock_sql: str, lock_id: int, actions: dict) -> dict:
     """Hold a row lock, let each action queue up behind it (in this order), release, and collect the outcomes."""
     conninfo, name = libpq(url)
@@ -65,9 +86,7 @@ def _race(app, url, lock_sql: str, lock_id: int, actions: dict) -> dict:
 @pytest.mark.postgres
 @pytest.mark.no_db
 def test_two_concurrent_completions_on_postgres_one_wins():
-    require_service("PostgreSQL", *postgres_reachable())
-    with fresh_postgres_database() as url:
-        app, ids = _postgres_instance(url, "two_steps.bpmn", "two_steps")
+    with _instance_on_postgres("two_steps.bpmn", "two_steps") as (app, ids, url):
 
         def completing(who):
             return lambda: tasks.complete(ids["task"], db.session.get(User, ids[who]), {"pages": "2"}).completed_by
@@ -77,7 +96,7 @@ def test_two_concurrent_completions_on_postgres_one_wins():
         outcomes = sorted(kind for kind, _ in results.values())
         assert outcomes == ["Conflict", "ok"], results
         winner = next(who for who, (kind, _) in results.items() if kind == "ok")
-        with app.app_context():
+        with _checking(app):
             emails = {who: db.session.get(User, ids[who]).email for who in ("first", "second")}
             row = db.session.get(ProcessInstance, ids["instance"])
             rows = db.session.scalars(select(HumanTask).where(HumanTask.instance_id == row.id)
@@ -88,8 +107,6 @@ def test_two_concurrent_completions_on_postgres_one_wins():
             engine_state = runtime.load(row)
             assert [t.element_id for t in engine_state.user_tasks()] == ["countersign"]
             assert engine_state.variables()["pages"] == 2
-            db.session.remove()
-            db.engine.dispose()
 
 
 @pytest.mark.postgres
@@ -97,9 +114,7 @@ def test_two_concurrent_completions_on_postgres_one_wins():
 def test_a_claim_and_a_completion_of_the_same_task_queue_up_instead_of_deadlocking():
     """Both lock the instance before the task: the completion waits for the claim, whose history row needs
     the instance (a foreign key), instead of holding the instance while waiting for the task."""
-    require_service("PostgreSQL", *postgres_reachable())
-    with fresh_postgres_database() as url:
-        app, ids = _postgres_instance(url, "two_steps.bpmn", "two_steps")
+    with _instance_on_postgres("two_steps.bpmn", "two_steps") as (app, ids, url):
 
         def as_first(action):
             return lambda: action(db.session.get(User, ids["first"])).state
@@ -109,65 +124,51 @@ def test_a_claim_and_a_completion_of_the_same_task_queue_up_instead_of_deadlocki
             "complete": as_first(lambda user: tasks.complete(ids["task"], user, {"pages": "2"})),
         })
         assert results == {"claim": ("ok", "open"), "complete": ("ok", "completed")}, results
-        with app.app_context():
+        with _checking(app):
             assert [e.kind for e in events(ids["instance"]) if e.kind in ("claimed", "task_completed")] == [
                 "claimed", "task_completed"]
-            db.session.remove()
-            db.engine.dispose()
 
 
 @pytest.mark.postgres
 @pytest.mark.no_db
 def test_a_worker_and_a_cancel_on_the_same_instance_queue_up_instead_of_deadlocking():
     """The worker locks the instance before its job row, as cancel (which cancels the job row) does."""
-    require_service("PostgreSQL", *postgres_reachable())
-    with fresh_postgres_database() as url:
-        app, ids = _postgres_instance(url, "note_only.bpmn", "note_only", lose_deferred_jobs=True)
+    with _instance_on_postgres("note_only.bpmn", "note_only", lose_deferred_jobs=True) as (app, ids, url):
         results = _race(app, url, "SELECT id FROM service_jobs WHERE id = %s FOR UPDATE", ids["job"], {
             "worker": lambda: service_jobs.run(ids["job"], now=T0),
             "cancel": lambda: runtime.cancel(ids["instance"], "ops", now=T0).status,
         })
         assert results == {"worker": ("ok", "done"), "cancel": ("ok", "cancelled")}, results
-        with app.app_context():
+        with _checking(app):
             assert kinds(ids["instance"])[-1] == "cancelled" and service_jobs.get(ids["job"]).state == "done"
-            db.session.remove()
-            db.engine.dispose()
 
 
 @pytest.mark.postgres
 @pytest.mark.no_db
 def test_two_workers_running_the_same_job_on_postgres_run_it_once():
-    require_service("PostgreSQL", *postgres_reachable())
-    with fresh_postgres_database() as url:
-        app, ids = _postgres_instance(url, "note_only.bpmn", "note_only", lose_deferred_jobs=True)
+    with _instance_on_postgres("note_only.bpmn", "note_only", lose_deferred_jobs=True) as (app, ids, url):
         results = _race(app, url, "SELECT id FROM service_jobs WHERE id = %s FOR UPDATE", ids["job"],
                         {w: lambda: service_jobs.run(ids["job"], now=T0) for w in ("worker1", "worker2")})
         assert sorted(results.values()) == [("ok", "done"), ("ok", "skipped")], results
-        with app.app_context():
+        with _checking(app):
             assert [e.details["text"] for e in events(ids["instance"], "note")] == ["Case opened"]
             job = service_jobs.get(ids["job"])
             assert open_elements(ids["instance"]) == ["check"] and (job.state, job.attempts) == ("done", 1)
-            db.session.remove()
-            db.engine.dispose()
 
 
 @pytest.mark.postgres
 @pytest.mark.no_db
 def test_a_completion_racing_the_deadline_timer_is_a_conflict_not_a_deadlock():
-    require_service("PostgreSQL", *postgres_reachable())
-    with fresh_postgres_database() as url:
-        app, ids = _postgres_instance(url, "deadline.bpmn", "deadline")
+    with _instance_on_postgres("deadline.bpmn", "deadline") as (app, ids, url):
         # Holding the task row: the sweep takes the instance, fires, and waits to cancel the task; the
         # completion waits for the instance behind it.
         results = _race(app, url, "SELECT id FROM human_tasks WHERE id = %s FOR UPDATE", ids["task"], {
             "sweep": lambda: timers.sweep(now=ids["due"] + timedelta(seconds=1))["timers_fired"],
             "complete": lambda: tasks.complete(ids["task"], db.session.get(User, ids["first"]), {}).state,
         })
-        with app.app_context():
+        with _checking(app):
             states = db.session.scalars(select(HumanTask.state).where(HumanTask.id == ids["task"])).all()
             status = db.session.get(ProcessInstance, ids["instance"]).status
-            db.session.remove()
-            db.engine.dispose()
         assert results["sweep"] == ("ok", 1), results
         assert results["complete"][0] == "Conflict" and "cancelled" in results["complete"][1], results
         assert states == ["cancelled"] and status == "completed"
@@ -177,9 +178,7 @@ def test_a_completion_racing_the_deadline_timer_is_a_conflict_not_a_deadlock():
 @pytest.mark.no_db
 def test_a_sweep_passes_over_a_busy_instance_and_the_next_sweep_fires_its_timer():
     """A long transaction on one instance (an upload, say) must not stall every other timer."""
-    require_service("PostgreSQL", *postgres_reachable())
-    with fresh_postgres_database() as url:
-        app, ids = _postgres_instance(url, "deadline_then_file.bpmn", "deadline_then_file")
+    with _instance_on_postgres("deadline_then_file.bpmn", "deadline_then_file") as (app, ids, url):
 
         def fired_and_waiting() -> tuple[int, int]:
             result = timers.sweep(now=ids["due"] + timedelta(seconds=1))
@@ -195,7 +194,5 @@ def test_a_sweep_passes_over_a_busy_instance_and_the_next_sweep_fires_its_timer(
             assert sweep() == ("ok", (0, 1))  # returned at once: none fired, one waits for the locked instance
             holder.rollback()
         assert sweep() == ("ok", (1, 0))
-        with app.app_context():
+        with _checking(app):
             assert db.session.get(ProcessInstance, ids["instance"]).status == "completed"  # escalated
-            db.session.remove()
-            db.engine.dispose()
