@@ -60,14 +60,6 @@ def _check_request(files: list[UploadFile], idempotency_key: str) -> None:
         raise ValueError(f"give one or more files with distinct names, not {names}")
 
 
-def _check_request(files: list[UploadFile], idempotency_key: str) -> None:
-    if not KEY_PATTERN.fullmatch(idempotency_key):
-        raise ValueError(f"idempotency key must be 1-200 printable ASCII characters: {idempotency_key!r}")
-    names = [file.name for file in files]
-    if not names or len(set(names)) != len(names):
-        raise ValueError(f"give one or more files with distinct names, not {names}")
-
-
 def _retrying(channel: Channel, attempt_once, sleep: Callable[[float], Any], retry: RetryPolicy):
     return retrying(attempt_once, what=f"Upload {channel.label}", policy=retry, sleep=sleep,
                     give_up=lambda attempts, exc: UploadError(
