@@ -37,6 +37,11 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 
 
+def on_postgresql() -> bool:
+    """Whether the current session talks to PostgreSQL (else SQLite), for the few statements that differ."""
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
 class Vault:
     """Encrypts sensitive fields at rest (Fernet); keys come from ENCRYPTION_KEY or SECRET_KEY."""
 

@@ -58,7 +58,7 @@ def draft_period(period: str, contract_number: str | None = None, prepared_by: s
     report = DraftReport()
     contracts = _contracts(year, month, contract_number)
     batches = [contracts[first:first + FETCH_BATCH] for first in range(0, len(contracts), FETCH_BATCH)]
-    prefetch = None if fetch else calllog.Prefetch(year, month, int(current_app.config["CALLLOG_FETCH_WORKERS"]))
+    prefetch = None if fetch else calllog.Prefetch(year, month, current_app.config["CALLLOG_FETCH_WORKERS"])
     try:
         for index, batch in enumerate(batches):
             if prefetch and index == 0:

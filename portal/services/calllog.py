@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.errors import ValidationError
-from portal.extensions import db
+from portal.extensions import db, on_postgresql
 from portal.integrations import servicenow
 from portal.models import Contract, IntegrationCache, Proforma
 from portal.models.types import utcnow
@@ -24,7 +24,7 @@ class DbCache:
 
     def set(self, key: str, value: str) -> None:
         """Insert or replace in one statement (INSERT ... ON CONFLICT, on PostgreSQL and SQLite alike)."""
-        insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        insert = postgresql.insert if on_postgresql() else sqlite.insert
         statement = insert(IntegrationCache).values(key=key, value=value, updated_at=utcnow())
         db.session.execute(statement.on_conflict_do_update(
             index_elements=[IntegrationCache.key],

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import cast, exists, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 
-from portal.extensions import db
+from portal.extensions import db, on_postgresql
 from portal.models import HumanTask, ProcessDefinition, ProcessInstance, User
 from portal.models.types import utcnow
 
@@ -78,7 +78,7 @@ def _base(filters: Filters, now: datetime):
 
 def _json_list_has(column, value: str):
     """SQL for "the JSON list in `column` has an element equal to `value`" (exact, case-sensitive)."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         return cast(column, JSONB).contains([value])
     elements = func.json_each(column).table_valued("value").alias("element")  # SQLite's JSON1
     return exists(select(literal(1)).select_from(elements).where(elements.c.value == value))

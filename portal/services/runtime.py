@@ -134,7 +134,8 @@ def sync(row: ProcessInstance, instance: engine.Instance, now: datetime, handled
     new_jobs: list[ServiceJob] = []
     waiting = {
         "tasks": _sync_human_tasks(row, instance, now, before.get("tasks", {}), finished),
-        "jobs": _sync_jobs(row, instance, now, set(before.get("jobs", [])), handled | {finished}, new_jobs),
+        "jobs": _sync_jobs(row, instance, now, set(before.get("jobs", [])), {*handled, *filter(None, [finished])},
+                           new_jobs),
         "timers": _sync_timers(row, instance, before.get("timers", {})),
     }
     if instance.is_completed and row.status == "running":
