@@ -60,9 +60,9 @@ def draft_period(period: str, contract_number: str | None = None, prepared_by: s
     batches = [contracts[first:first + FETCH_BATCH] for first in range(0, len(contracts), FETCH_BATCH)]
     prefetch = None if fetch else calllog.Prefetch(year, month, current_app.config["CALLLOG_FETCH_WORKERS"])
     try:
+        if prefetch and batches:
+            prefetch.start(batches[0])
         for index, batch in enumerate(batches):
-            if prefetch and index == 0:
-                prefetch.start(batch)
             batch_fetch = fetch or prefetch.take()
             if prefetch and index + 1 < len(batches):
                 prefetch.start(batches[index + 1])
@@ -100,7 +100,7 @@ def _contracts(year: int, month: int, number: str | None) -> list[Contract]:
 
 
 def draft_contract(contract: Contract, year: int, month: int, prepared_by: str, now: datetime | None = None,
-                   fetch=None) -> tuple[Proforma, bool]:
+                   fetch=servicenow.fetch_period_cached) -> tuple[Proforma, bool]:
     """The contract's proforma for the month: the existing one, or a new draft (True)."""
     period = f"{year}-{month:02d}"
     existing = db.session.scalar(select(Proforma).where(Proforma.contract_id == contract.id,
@@ -108,7 +108,7 @@ def draft_contract(contract: Contract, year: int, month: int, prepared_by: str, 
     if existing is not None:
         return existing, False
     now = now or utcnow()
-    records, stale, note = _fetch(contract.customer, year, month, fetch or servicenow.fetch_period_cached)
+    records, stale, note = _fetch(contract.customer, year, month, fetch)
     stored = _store(contract.customer, period, records)
     proforma = Proforma(number=f"PF-{contract.number}-{period}", contract=contract, period=period,
                         currency=contract.currency, issue_date=now.date(),
