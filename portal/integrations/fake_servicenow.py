@@ -266,11 +266,12 @@ class FakeServiceNow:
         return cls(copies["incident"], copies["sc_req_item"], companies, latency)
 
     def _select(self, table: str, query: str) -> list[dict]:
-        rows = list(self.tables[table])
         company = re.search(r"(?:^|\^)company\.name=([^^]*)", query)
         # Only load-test tables use the index, built at construction: tests may move or add rows afterwards.
-        if company and not self.ignore_query and len(rows) >= INDEXED_FROM:
+        if company and not self.ignore_query and len(self.tables[table]) >= INDEXED_FROM:
             rows = list(self._by_company[table].get(self._company_ids.get(company.group(1)), []))
+        else:
+            rows = list(self.tables[table])
         for term in filter(None, query.split("^")):
             if term.startswith("ORDERBY"):
                 descending = term.startswith("ORDERBYDESC")
