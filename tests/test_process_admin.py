@@ -119,6 +119,8 @@ def test_migrate_to_the_latest_version_when_the_difference_allows_it(app, client
     migrated = db.session.get(ProcessInstance, row.id)
     assert migrated.definition.version == 2
     assert runtime.describe(migrated)["history"][-1]["kind"] == "migrated"
+    open_task = db.session.scalars(select(HumanTask).where(HumanTask.instance_id == row.id)).one()
+    assert (open_task.state, open_task.name) == ("open", "Review the invoice")  # the new version's task
 
 
 def test_migration_is_refused_when_the_waiting_element_is_gone(app, make_user):

@@ -52,10 +52,11 @@ _ACTIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING
 class StepFailed(RuntimeError):
     """The engine could not go on (a condition or script raised); names the element."""
 
-    def __init__(self, element_id: str, message: str):
+    def __init__(self, element_id: str, message: str, guid: str = ""):
         super().__init__(f"{element_id}: {message}")
         self.element_id = element_id
         self.message = message
+        self.guid = guid  # the task's, where one task is to blame
 
 
 @dataclass(frozen=True)
@@ -155,17 +156,28 @@ class Instance:
         self.workflow.refresh_timers()
         self.advance()
 
+    def message_waiter(self, name: str) -> str | None:
+        """The element id of what waits for message `name`, or None."""
+        found = self._message_catch(name)
+        return found[0].task_spec.bpmn_id or "" if found else None
+
     def send_message(self, name: str, payload: dict) -> bool:
         """Deliver a named message to what waits for it; False if nothing does."""
+        found = self._message_catch(name)
+        if found is None:
+            return False
+        definition = found[1]
+        body = {"payload": payload, "result_var": name} if isinstance(definition, CamundaMessage) else payload
+        self._guarded(lambda: self.workflow.send_event(BpmnEvent(type(definition)(name), payload=body)))
+        self.advance()
+        return True
+
+    def _message_catch(self, name: str):
         for task in self.workflow.get_tasks(state=TaskState.WAITING):
             for definition in _definitions_of(task):
                 if isinstance(definition, MessageEventDefinition) and definition.name == name:
-                    body = {"payload": payload, "result_var": name} if isinstance(definition, CamundaMessage) \
-                        else payload
-                    self.workflow.send_event(BpmnEvent(type(definition)(name), payload=body))
-                    self.advance()
-                    return True
-        return False
+                    return task, definition
+        return None
 
     def cancel(self) -> None:
         self.workflow.cancel()
@@ -192,6 +204,9 @@ class Instance:
         start._children = [first_kept.id]
         first_kept._parent = start.id
         return len(removed)
+
+    def has_failed_steps(self) -> bool:
+        return bool(self.workflow.get_tasks(state=TaskState.ERROR))
 
     def retry_failed(self, variables: dict | None = None) -> None:
         """Run again the tasks that raised, optionally with corrected variables."""
@@ -237,9 +252,21 @@ class Instance:
 
     # ------------------------------------------------------------------ what is waiting
 
-    def user_tasks(self, now: datetime | None = None) -> list[UserTaskView]:
-        return [self._user_task_view(t, now) for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)
-                if isinstance(t.task_spec, LedgerUserTask)]
+    def user_tasks(self, now: datetime | None = None, failures: list | None = None) -> list[UserTaskView]:
+        """Ready user tasks. A task whose assignee, candidates or due date cannot be worked out from the case's
+        data raises StepFailed naming it, or, given a `failures` list, is left out and its StepFailed (with the
+        task's guid) added there."""
+        views = []
+        for task in self.workflow.get_tasks(state=TaskState.READY, manual=True):
+            if not isinstance(task.task_spec, LedgerUserTask):
+                continue
+            try:
+                views.append(self._user_task_view(task, now))
+            except StepFailed as exc:
+                if failures is None:
+                    raise
+                failures.append(StepFailed(exc.element_id, exc.message, str(task.id)))
+        return views
 
     def external_tasks(self) -> list[ExternalTaskView]:
         return [ExternalTaskView(str(t.id), t.task_spec.bpmn_id, t.task_spec.topic,
@@ -284,21 +311,29 @@ class Instance:
                        and "completed_by" in t.internal_data})
 
     def _user_task_view(self, task, now: datetime | None) -> UserTaskView:
+        try:
+            return self._describe_user_task(task, now)
+        except Exception as exc:
+            raise StepFailed(task.task_spec.bpmn_id, f"cannot set up the task: {_reason(exc)}") from exc
+
+    def _describe_user_task(self, task, now: datetime | None) -> UserTaskView:
         spec = task.task_spec
         roles = spec.candidate_groups or ([parser.role_from_lane(spec.lane)] if spec.lane else [])
         four_eyes = parser.split_list((spec.extensions or {}).get(FOUR_EYES_PROPERTY))
         outcomes = parser.split_list((spec.extensions or {}).get(OUTCOMES_PROPERTY))
         return UserTaskView(
             guid=str(task.id), element_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
-            candidate_roles=[self._resolve(task, r) for r in roles],
-            candidate_users=[self._resolve(task, u) for u in spec.candidate_users],
+            candidate_roles=[r for r in (self._resolve(task, r) for r in roles) if r],
+            candidate_users=[u for u in (self._resolve(task, u) for u in spec.candidate_users) if u],
             assignee=self._resolve(task, spec.assignee), due_at=self._due(task, spec.due_date, now),
             form=_form(spec), excluded_users=self.completed_by(four_eyes) if four_eyes else [], outcomes=outcomes,
             four_eyes_elements=four_eyes)
 
     def _resolve(self, task, text):
+        """An attribute's value: a ${...} is evaluated on the task's data (None stays None: not set)."""
         if text and expressions.is_expression(text):
-            return str(ENGINE.evaluate(task, expressions.camunda_to_python(text)))
+            value = ENGINE.evaluate(task, expressions.camunda_to_python(text))
+            return None if value is None else str(value)
         return text
 
     def _due(self, task, text, now: datetime | None) -> datetime | None:
@@ -309,7 +344,7 @@ class Instance:
             start = _aware(now or datetime.now(UTC))
             delta = TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(value), start)
             return _naive_utc(start + delta)
-        return _naive_utc(TimerEventDefinition.get_datetime(str(value)))
+        return _naive_utc(datetime.fromisoformat(str(value)))  # naive means UTC, as everywhere in the portal
 
 
 def _reason(exc: Exception) -> str:
@@ -370,15 +405,23 @@ def migration_blockers(instance: Instance, target: Definition) -> list[str]:
     Every element the state has touched must exist in the target, and unfinished elements must lead
     to the same next elements, so nothing already predicted is left dangling.
     """
-    new_specs = target.spec.task_specs
     reasons = []
     for task in instance.workflow.get_tasks():
-        name = task.task_spec.name
-        if name not in new_specs:
-            reasons.append(f"{task.task_spec.bpmn_id or name} is not in the new version")
-        elif task.state & _ACTIVE and _successors(task.task_spec) != _successors(new_specs[name]):
-            reasons.append(f"{task.task_spec.bpmn_id or name} leads elsewhere in the new version")
+        name, label = task.task_spec.name, task.task_spec.bpmn_id or task.task_spec.name
+        new_spec = _spec_in(target, task.workflow.spec.name, name)
+        if new_spec is None:
+            reasons.append(f"{label} is not in the new version")
+        elif type(new_spec) is not type(task.task_spec):
+            reasons.append(f"{label} is a different kind of element in the new version")
+        elif task.state & _ACTIVE and _successors(task.task_spec) != _successors(new_spec):
+            reasons.append(f"{label} leads elsewhere in the new version")
     return sorted(set(reasons))
+
+
+def _spec_in(target: Definition, process_name: str, task_name: str):
+    """The task spec of that name in the same process or embedded sub-process of `target`, if any."""
+    process = target.spec if process_name == target.spec.name else target.subprocess_specs.get(process_name)
+    return process.task_specs.get(task_name) if process is not None else None
 
 
 def _successors(spec) -> list[str]:

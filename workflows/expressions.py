@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 import re
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
@@ -36,9 +36,22 @@ def is_expression(text: str | None) -> bool:
 
 
 def timer_literal(text: str | None) -> str:
-    """A timer body as Spiff evaluates it: plain ISO-8601 (`P2D`) becomes the string literal `'P2D'`."""
+    """A timer body as Spiff evaluates it: plain ISO-8601 (`P2D`) becomes the string literal `'P2D'`, and an
+    expression is wrapped so that a date, datetime or timedelta it gives becomes ISO-8601 text."""
     match = _EL.match(text or "")
-    return match.group(1).strip() if match else repr((text or "").strip())
+    return f"iso_timer({match.group(1).strip()})" if match else repr((text or "").strip())
+
+
+def iso_timer(value) -> str:
+    """A timer expression's value as the ISO-8601 text Spiff parses; naive date-times are UTC, like the
+    portal's clock (Spiff would read them in the server's local time)."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
+        return datetime.combine(value, time(), UTC).isoformat()
+    if isinstance(value, timedelta):
+        return f"PT{int(value.total_seconds())}S"
+    return str(value)
 
 
 def check(source: str, mode: str = "eval") -> None:
@@ -76,6 +89,7 @@ SANDBOX_GLOBALS = {
     "date": date,
     "datetime": datetime,
     "timedelta": timedelta,
+    "iso_timer": iso_timer,
 }
 
 

@@ -47,6 +47,13 @@ def register(operation: Operation) -> Operation:
     return operation
 
 
+def queue_of(topic: str) -> str:
+    """The RQ queue a topic's jobs go to; an unknown topic's go to the default queue, whose worker records the
+    incident."""
+    operation = OPERATIONS.get(topic)
+    return operation.queue if operation else Operation.queue
+
+
 def get(topic: str) -> Operation:
     try:
         return OPERATIONS[topic]

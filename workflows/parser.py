@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.util import full_tag
@@ -209,18 +210,26 @@ def _service_task(element, lanes, rules, process) -> list[Problem]:
 def _parameter_problems(element) -> list[Problem]:
     """A parameter is either plain text or one ${...} expression; `Paid ${amount}` would pass unchanged."""
     problems = []
-    for parameter in element.iterfind(".//camunda:inputParameter", NS):
+    for parameter in element.xpath(".//camunda:inputParameter | .//camunda:outputParameter", namespaces=NS):
         text = (parameter.text or "").strip()
-        name = parameter.get("name")
+        what = f"{etree.QName(parameter).localname.replace('Parameter', '')} parameter {parameter.get('name')}"
         if "${" in text and not expressions.is_expression(text):
-            problems.append(Problem(element.get("id"), f"parameter {name} mixes text and ${{...}}; write one "
+            problems.append(Problem(element.get("id"), f"{what} mixes text and ${{...}}; write one "
                                                        f"expression instead, e.g. ${{'Paid ' + str(amount)}}"))
-        elif expressions.is_expression(text):
-            try:
-                expressions.check(expressions.camunda_to_python(text))
-            except expressions.ExpressionError as exc:
-                problems.append(Problem(element.get("id"), f"parameter {name}: {exc}"))
+        else:
+            problems += _expression_problems(element.get("id"), what, text)
     return problems
+
+
+def _expression_problems(element_id: str, what: str, text: str | None) -> list[Problem]:
+    """A ${...} the sandbox would refuse at run time, reported now (plain text is not an expression)."""
+    if not expressions.is_expression(text):
+        return []
+    try:
+        expressions.check(expressions.camunda_to_python(text))
+    except expressions.ExpressionError as exc:
+        return [Problem(element_id, f"{what} {text!r}: {exc}")]
+    return []
 
 
 def _script(element, lanes, rules, process) -> list[Problem]:
@@ -266,7 +275,56 @@ def _user_task(element, lanes, rules, process) -> list[Problem]:
     if not roles and not users:
         problems.append(Problem(element_id, "nobody can do this task: set candidate groups or users, "
                                             "an assignee, or put it in a lane named after a role"))
-    return problems + _four_eyes_problems(element, process)
+    for attribute in ("candidateGroups", "candidateUsers", "assignee"):
+        problems += _expression_problems(element_id, attribute, element.get(f"{{{CAMUNDA_NS}}}{attribute}"))
+    return problems + _due_date_problems(element) + _form_problems(element) + _four_eyes_problems(element, process)
+
+
+def _due_date_problems(element) -> list[Problem]:
+    text = (element.get(f"{{{CAMUNDA_NS}}}dueDate") or "").strip()
+    if not text or expressions.is_expression(text):
+        return _expression_problems(element.get("id"), "dueDate", text)
+    if _ISO_DURATION.match(text) or _is_iso_datetime(text):
+        return []
+    return [Problem(element.get("id"), f"dueDate {text!r} is neither an ISO-8601 duration nor a date and time "
+                                       "(e.g. P3D, 2026-12-01T09:00:00Z) nor a ${...} expression")]
+
+
+FORM_TYPES = {"string", "long", "boolean", "date", "enum", "decimal", "money"}
+_NUMBER_CONSTRAINTS, _LENGTH_CONSTRAINTS = {"min", "max"}, {"minlength", "maxlength"}
+CONSTRAINTS = {"required", "readonly"} | _NUMBER_CONSTRAINTS | _LENGTH_CONSTRAINTS
+
+
+def _form_problems(element) -> list[Problem]:
+    """Form fields the inbox can render and check: known types, and constraints with usable values."""
+    problems = []
+    for form_field in element.iterfind("./bpmn:extensionElements/camunda:formData/camunda:formField", NS):
+        where = f"form field {form_field.get('id') or '(no id)'}"
+        if not form_field.get("id"):
+            problems.append(Problem(element.get("id"), f"{where} needs an id"))
+        kind = form_field.get("type") or "string"
+        if kind not in FORM_TYPES:
+            problems.append(Problem(element.get("id"), f"{where} has type {kind!r}; the inbox knows "
+                                                       f"{', '.join(sorted(FORM_TYPES))}"))
+        for constraint in form_field.iterfind("./camunda:validation/camunda:constraint", NS):
+            message = _constraint_problem(constraint.get("name") or "", constraint.get("config"))
+            if message:
+                problems.append(Problem(element.get("id"), f"{where}: {message}"))
+    return problems
+
+
+def _constraint_problem(name: str, config: str | None) -> str:
+    if name not in CONSTRAINTS:
+        return f"unknown constraint {name!r} (known: {', '.join(sorted(CONSTRAINTS))})"
+    if name in _LENGTH_CONSTRAINTS and not (config or "").strip().isdigit():
+        return f"{name} needs a whole number, not {config!r}"
+    if name in _NUMBER_CONSTRAINTS:
+        try:
+            if not Decimal((config or "").strip()).is_finite():
+                raise InvalidOperation
+        except InvalidOperation:
+            return f"{name} needs a number, not {config!r}"
+    return ""
 
 
 def _four_eyes_problems(element, process) -> list[Problem]:

@@ -140,6 +140,10 @@ class WorkflowTimer(db.Model):
     element_id: Mapped[str] = mapped_column(String(120))
     due_at = mapped_column(Timestamp(), index=True)
     fired_at = mapped_column(Timestamp())
+    # Firing raised something the step could not turn into an incident: the sweep passes the timer over
+    # until Retry on the instance clears these.
+    failed_at = mapped_column(Timestamp())
+    last_error: Mapped[str] = mapped_column(Text, default="")
 
     instance = relationship(ProcessInstance)
 

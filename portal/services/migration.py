@@ -33,4 +33,5 @@ def migrate(instance_id: int, by: str, now: datetime | None = None):
     row.definition = newest
     runtime.history(row, "migrated", actor=by, details={"from": previous, "to": newest.version})
     runtime.act(row, instance, instance.advance, now or utcnow())
+    runtime.refresh_open_tasks(row, instance, now or utcnow())
     return row

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
-from portal.errors import InvalidDiagramError, NotFound
+from portal.errors import Conflict, InvalidDiagramError, NotFound
 from portal.extensions import db
 from portal.models import ProcessDefinition
 from portal.models.user import ROLE_CATALOG
@@ -37,8 +38,12 @@ def deploy(bpmn_xml: str, deployed_by: str) -> ProcessDefinition:
     version = current.version + 1 if current else 1
     definition = ProcessDefinition(key=compiled.key, name=compiled.name, version=version, bpmn_xml=bpmn_xml,
                                    sha256=digest, deployed_by=deployed_by)
-    db.session.add(definition)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # a deploy of the same process at the same moment took the number
+            db.session.add(definition)
+    except IntegrityError as exc:
+        raise Conflict(f"another version of {compiled.key} was deployed at the same moment; deploy again to "
+                       "make yours the next one") from exc
     return definition
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import joinedload
 
-from portal.errors import Conflict, NotFound
+from portal.errors import Conflict, NotFound, ValidationError
 from portal.extensions import db
 from portal.models import HistoryEvent, HumanTask, ProcessInstance, ServiceJob, WorkflowTimer
 from portal.models.types import utcnow
@@ -92,24 +92,25 @@ def load(row: ProcessInstance) -> engine.Instance:
 
 
 def act(row: ProcessInstance, instance: engine.Instance, action, now: datetime, *args,
-        finished: str | None = None) -> bool:
-    """Run one engine action; a failure becomes an incident instead of an error. Then sync the rows.
+        finished: str | None = None) -> StepFailed | None:
+    """Run one engine action; a failure becomes an incident instead of an error (and is returned). Then sync
+    the rows.
 
     `finished` is the guid of the human or service task the caller has just finished; its row is already
     written, so sync leaves it alone.
     """
-    ok, handled = True, set()
+    failure, handled = None, set()
     try:
         action(*args)
     except StepFailed as exc:
-        ok = False
+        failure = exc
         incident(row, exc)
-    if ok and inline_service_tasks():
+    if failure is None and inline_service_tasks():
         from portal.services import service_jobs  # the two modules call each other; import at use
 
         handled = service_jobs.run_inline(row, instance, now)
     sync(row, instance, now, handled, finished)
-    return ok
+    return failure
 
 
 def inline_service_tasks() -> bool:
@@ -145,11 +146,15 @@ def sync(row: ProcessInstance, instance: engine.Instance, now: datetime, handled
     row.state, row.serializer_version, row.waiting = instance.dumps(), serializer.VERSION, waiting
     db.session.flush()  # one UPDATE of the instance row, with the step's history, task and job rows
     for job in new_jobs:  # ids exist now; the jobs are sent when the transaction commits
-        outbox.defer(RUN_JOB, job.id, queue=operations.get(job.topic).queue)
+        outbox.defer(RUN_JOB, job.id, queue=operations.queue_of(job.topic))
 
 
 def _sync_human_tasks(row, instance, now, known: dict, finished: str | None) -> dict:
-    ready = {view.guid: view for view in instance.user_tasks(now)}
+    failures: list[StepFailed] = []
+    ready = {view.guid: view for view in instance.user_tasks(now, failures)}
+    for failure in failures:  # a new task gets its row once Retry (or a migration) can set it up
+        incident(row, failure)
+    stuck = {failure.guid: known[failure.guid] for failure in failures if failure.guid in known}
     excluded = {guid: _excluded_users(row, view) for guid, view in ready.items()}
     for guid, view in ready.items():
         if guid not in known:
@@ -160,10 +165,10 @@ def _sync_human_tasks(row, instance, now, known: dict, finished: str | None) -> 
                 outcomes=view.outcomes))
         elif known[guid] != excluded[guid]:  # someone finished a step this task excludes
             _update(HumanTask, [guid], excluded_users=excluded[guid])
-    gone = [guid for guid in known if guid not in ready and guid != finished]
+    gone = [guid for guid in known if guid not in ready and guid not in stuck and guid != finished]
     if gone:  # tasks the engine dropped (a boundary timer fired, the instance was cancelled, ...)
         _update(HumanTask, gone, HumanTask.state == "open", state="cancelled")
-    return excluded
+    return {**excluded, **stuck}
 
 
 def _excluded_users(row, view) -> list[str]:
@@ -207,6 +212,23 @@ def _sync_timers(row, instance, known: dict) -> dict:
     return {guid: view.due_at.isoformat() for guid, view in waiting.items()}
 
 
+def refresh_open_tasks(row: ProcessInstance, instance: engine.Instance, now: datetime) -> None:
+    """After a migration: open task rows take the new version's name, people, form, outcomes and due date;
+    a claim stays."""
+    for view in instance.user_tasks(now, failures=[]):
+        _update(HumanTask, [view.guid], HumanTask.state == "open", name=view.name,
+                candidate_roles=view.candidate_roles, candidate_users=view.candidate_users, form=view.form,
+                outcomes=view.outcomes, due_at=view.due_at,
+                assignee=func.coalesce(HumanTask.assignee, view.assignee))
+
+
+def clear_timer_failures(row: ProcessInstance) -> None:
+    """Retry: timers set aside after a failed firing are due again."""
+    db.session.execute(update(WorkflowTimer).where(WorkflowTimer.instance_id == row.id,
+                                                   WorkflowTimer.failed_at.is_not(None))
+                       .values(failed_at=None, last_error=""), execution_options={"synchronize_session": "fetch"})
+
+
 def _update(model, guids: list, *where, **values) -> None:
     statement = update(model).where(model.task_guid.in_(guids), *where).values(**values)
     if model is HumanTask:  # a task shown before this change must answer 409 when completed
@@ -224,16 +246,19 @@ def history(row: ProcessInstance, kind: str, element_id: str = "", actor: str = 
 
 def correlate_message(name: str, business_key: str, payload: dict | None = None,
                       now: datetime | None = None) -> ProcessInstance:
-    """Deliver message `name` to the running instance with this business key that waits for it."""
+    """Deliver message `name` to the live instance with this business key that waits for it."""
     now = now or utcnow()
+    if not (business_key or "").strip():
+        raise ValidationError("business_key", "a message needs the business key of the instance it is for")
     candidates = select(ProcessInstance.id).where(ProcessInstance.business_key == business_key,
-                                                  ProcessInstance.status == "running")
+                                                  ProcessInstance.status.in_(("running", "incident")))
     for instance_id in db.session.scalars(candidates.order_by(ProcessInstance.id)):
         row = lock(instance_id)
         instance = load(row)
-        if instance.send_message(name, dict(payload or {})):
-            history(row, "message_received", details={"message": name})
-            sync(row, instance, now)
+        element_id = instance.message_waiter(name)
+        if element_id is not None:
+            history(row, "message_received", element_id, details={"message": name})
+            act(row, instance, instance.send_message, now, name, dict(payload or {}))
             return row
     raise NotFound(f"no running instance with business key {business_key!r} waits for message {name!r}")
 

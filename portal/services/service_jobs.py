@@ -34,15 +34,27 @@ def run(job_id: int, now: datetime | None = None) -> str:
     if view is None or row.status == "cancelled":
         job.state = "cancelled"
         return "skipped"
-    operation = operations.get(job.topic)
     job.attempts += 1
+    try:
+        operation = operations.get(job.topic)
+    except KeyError as exc:  # the topic left the registry after the job was queued: only people can help
+        return _incident(job, row, str(exc))
     try:
         result = _call(operation, row, view, job.attempts)
     except Exception as exc:  # any failure of an operation is retried, then an incident
         return _failed(job, row, operation, exc, now)
     job.state, job.finished_at, job.last_error = "done", now, ""
-    runtime.act(row, instance, instance.deliver, now, job.task_guid, result, finished=job.task_guid)
+    failure = runtime.act(row, instance, instance.deliver, now, job.task_guid, result, finished=job.task_guid)
+    if failure is not None and _still_waiting(instance, job.task_guid):
+        # The result could not be put into the case (an output mapping failed): the task still waits, and
+        # Retry runs the operation again (its idempotency key makes an external call safe to repeat).
+        job.state, job.finished_at, job.last_error, job.next_attempt_at = "incident", None, failure.message, None
+        return "incident"
     return "done"
+
+
+def _still_waiting(instance, task_guid: str) -> bool:
+    return any(view.guid == task_guid for view in instance.external_tasks())
 
 
 MAX_INLINE_STEPS = 100  # a diagram looping through service tasks alone goes on through the job table
@@ -53,7 +65,8 @@ def run_inline(row, instance, now: datetime) -> set[str]:
 
     A failure is handed to the job table (retried by the sweep, then an incident); returns those task guids.
     """
-    handed_over: set[str] = set()
+    # Tasks that already have a job row (a failed try waiting for its retry) are the job table's, not ours.
+    handed_over: set[str] = set((row.waiting or {}).get("jobs", []))
     for _ in range(MAX_INLINE_STEPS):
         pending = [view for view in instance.external_tasks() if view.guid not in handed_over]
         if not pending:
@@ -70,8 +83,12 @@ def run_inline(row, instance, now: datetime) -> set[str]:
             continue
         try:
             instance.deliver(view.guid, result)
-        except StepFailed as exc:
+        except StepFailed as exc:  # the result did not fit the case: a job row in incident, for Retry
+            db.session.add(ServiceJob(instance=row, task_guid=view.guid, element_id=view.element_id,
+                                      topic=view.topic, max_attempts=operation.max_attempts, attempts=1,
+                                      state="incident", last_error=exc.message))
             runtime.incident(row, exc)
+            handed_over.add(view.guid)
             break
     return handed_over
 
@@ -105,18 +122,23 @@ def _without_savepoint(handler, params: dict, context) -> dict:
 
 
 def _failed(job: ServiceJob, row, operation, exc: Exception, now: datetime) -> str:
-    job.last_error = f"{type(exc).__name__}: {exc}"
     log.warning("operation %s failed for instance %s (attempt %s): %s", job.topic, row.id, job.attempts, exc)
     if job.attempts >= job.max_attempts:
-        job.state, job.next_attempt_at = "incident", None
-        row.status = "incident"
-        runtime.history(row, "failed", job.element_id, details={"topic": job.topic, "error": job.last_error,
-                                                                "attempts": job.attempts})
-        return "incident"
+        return _incident(job, row, f"{type(exc).__name__}: {exc}")
+    job.last_error = f"{type(exc).__name__}: {exc}"
     job.next_attempt_at = now + timedelta(seconds=operation.backoff(job.attempts))
     runtime.history(row, "retried", job.element_id, details={"error": job.last_error, "attempt": job.attempts,
                                                             "next_attempt_at": job.next_attempt_at.isoformat()})
     return "retry"
+
+
+def _incident(job: ServiceJob, row, error: str) -> str:
+    """No more tries: the job and its instance show an incident with the error until someone retries."""
+    job.state, job.next_attempt_at, job.last_error = "incident", None, error
+    row.status = "incident"
+    runtime.history(row, "failed", job.element_id, details={"topic": job.topic, "error": error,
+                                                            "attempts": job.attempts})
+    return "incident"
 
 
 def _handler(operation):
@@ -134,11 +156,14 @@ def retry_incident(instance_id: int, by: str, now: datetime | None = None) -> in
                                                               ServiceJob.state == "incident")))
     for job in jobs:
         job.state, job.attempts, job.next_attempt_at = "queued", 0, now + runtime.JOB_LEASE
-        outbox.defer(runtime.RUN_JOB, job.id, queue=operations.get(job.topic).queue)
+        outbox.defer(runtime.RUN_JOB, job.id, queue=operations.queue_of(job.topic))
+    runtime.clear_timer_failures(row)
     row.status = "running"
     runtime.history(row, "retried", actor=by, details={"jobs": [j.element_id for j in jobs]})
-    if not jobs:
-        instance = runtime.load(row)
+    instance = runtime.load(row)
+    if not jobs or instance.has_failed_steps():
+        # Failed engine steps run again, and tasks that could not be set up are tried again (sync). The
+        # re-queued jobs are left to the workers: their tasks are in the instance's waiting jobs.
         runtime.act(row, instance, instance.retry_failed, now)
     db.session.flush()
     return len(jobs)
@@ -164,5 +189,5 @@ def requeue_due(now: datetime) -> int:
                                   .with_for_update(skip_locked=True)))
     for job in due:
         job.next_attempt_at = now + runtime.JOB_LEASE
-        outbox.defer(runtime.RUN_JOB, job.id, queue=operations.get(job.topic).queue)
+        outbox.defer(runtime.RUN_JOB, job.id, queue=operations.queue_of(job.topic))
     return len(due)

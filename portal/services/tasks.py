@@ -63,6 +63,10 @@ def claim(task_id: int, user: User) -> HumanTask:
 
 def unclaim(task_id: int, user: User) -> HumanTask:
     row, task = runtime.lock_for_task(task_id)
+    if task.state != "open":
+        raise Conflict(f"the task is {task.state}")
+    if not task.assignee:
+        raise Conflict("nobody has claimed this task")
     if task.assignee != user.email and not user.role_codes & MANAGERS:
         raise Forbidden("only the assignee or a finance manager can hand a task back")
     runtime.history(row, "unclaimed", task.element_id, user.email, {"from": task.assignee})
@@ -145,12 +149,15 @@ def _typed(field: dict, raw):
         if kind == "long":
             return int(raw)
         if kind in ("decimal", "money"):
-            return Decimal(str(raw))
+            number = Decimal(str(raw))
+            if not number.is_finite():
+                raise ValueError("not a finite number")
+            return number
         if kind == "boolean":
             return str(raw).lower() in ("1", "true", "on", "yes", "y")
         if kind == "date":
             return raw if isinstance(raw, date) else date.fromisoformat(str(raw))
-    except (ValueError, InvalidOperation) as exc:
+    except (ValueError, TypeError, InvalidOperation) as exc:
         raise ValidationError(field["id"], f"“{raw}” is not {_KIND_NAMES.get(kind, kind)}") from exc
     if kind == "enum" and raw not in {o["id"] for o in field.get("options", [])}:
         raise ValidationError(field["id"], "choose one of the offered values")
@@ -162,12 +169,24 @@ _KIND_NAMES = {"long": "a whole number", "decimal": "a number", "money": "an amo
 
 def _check_limits(field: dict, value, rules: dict) -> None:
     if isinstance(value, str):
-        if "minlength" in rules and len(value) < int(rules["minlength"]):
+        if "minlength" in rules and len(value) < _limit(field, rules, "minlength"):
             raise ValidationError(field["id"], f"needs at least {rules['minlength']} characters")
-        if "maxlength" in rules and len(value) > int(rules["maxlength"]):
+        if "maxlength" in rules and len(value) > _limit(field, rules, "maxlength"):
             raise ValidationError(field["id"], f"allows at most {rules['maxlength']} characters")
     elif isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-        if "min" in rules and value < Decimal(rules["min"]):
+        if "min" in rules and value < _limit(field, rules, "min"):
             raise ValidationError(field["id"], f"must be at least {rules['min']}")
-        if "max" in rules and value > Decimal(rules["max"]):
+        if "max" in rules and value > _limit(field, rules, "max"):
             raise ValidationError(field["id"], f"must be at most {rules['max']}")
+
+
+def _limit(field: dict, rules: dict, name: str) -> Decimal:
+    """A limit from the diagram (checked at deploy now; versions deployed before may hold anything)."""
+    try:
+        limit = Decimal(str(rules[name]).strip())
+        if limit.is_finite():
+            return limit
+    except InvalidOperation:
+        pass
+    raise ValidationError(field["id"], f"the diagram's {name} rule {rules[name]!r} is not a number; an analyst "
+                                       "must fix the process")

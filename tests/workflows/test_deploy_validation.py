@@ -222,3 +222,54 @@ def test_modeler_output_with_documentation_and_subprocess_refs_deploys():
 def test_not_executable_without_rules_is_an_invalid_diagram():
     with pytest.raises(InvalidDiagram):
         engine.compile_definition(wrap(linear(SIGN), executable=False))
+
+
+@pytest.mark.parametrize(("attrs", "expected"), [
+    ('camunda:candidateGroups="accountant" camunda:dueDate="tomorrow"', "dueDate 'tomorrow' is neither"),
+    ('camunda:candidateGroups="accountant" camunda:dueDate="${import os}"', "dueDate"),
+    ('camunda:candidateGroups="${team.__class__}"', "candidateGroups"),
+    ('camunda:candidateGroups="accountant" camunda:assignee="${owner +}"', "assignee"),
+    ('camunda:candidateUsers="${a b}"', "candidateUsers"),
+])
+def test_user_task_attributes_that_could_never_work_are_refused(attrs, expected):
+    found = problems(wrap(linear(user_task("sign", attrs))))
+    assert [element_id for element_id, _ in found] == ["sign"]
+    assert expected in messages_for(found, "sign")
+
+
+@pytest.mark.parametrize("due", ["P3D", "PT12H", "2026-12-01T09:00:00Z", "2026-12-01", "${deadline}"])
+def test_good_due_dates_deploy(due):
+    compile_xml(wrap(linear(user_task("sign", f'camunda:candidateGroups="accountant" camunda:dueDate="{due}"'))))
+
+
+def _form(field: str) -> str:
+    return ('<bpmn:extensionElements><camunda:formData>' + field + '</camunda:formData></bpmn:extensionElements>')
+
+
+@pytest.mark.parametrize(("field", "expected"), [
+    ('<camunda:formField id="amount" type="currency"/>', "type 'currency'"),
+    ('<camunda:formField type="string"/>', "needs an id"),
+    ('<camunda:formField id="amount" type="long"><camunda:validation>'
+     '<camunda:constraint name="min" config="one"/></camunda:validation></camunda:formField>',
+     "form field amount: min needs a number, not 'one'"),
+    ('<camunda:formField id="amount" type="long"><camunda:validation>'
+     '<camunda:constraint name="max" config="NaN"/></camunda:validation></camunda:formField>', "max needs a number"),
+    ('<camunda:formField id="note" type="string"><camunda:validation>'
+     '<camunda:constraint name="minlength"/></camunda:validation></camunda:formField>',
+     "minlength needs a whole number, not None"),
+    ('<camunda:formField id="note" type="string"><camunda:validation>'
+     '<camunda:constraint name="pattern" config="[a-z]+"/></camunda:validation></camunda:formField>',
+     "unknown constraint 'pattern'"),
+])
+def test_form_fields_the_inbox_cannot_check_are_refused(field, expected):
+    found = problems(wrap(linear(user_task("sign", inner=_form(field)))))
+    assert expected in messages_for(found, "sign")
+
+
+def test_output_parameters_are_checked_like_input_parameters():
+    service = ('<bpmn:serviceTask id="fx" camunda:type="external" camunda:topic="history.note">'
+               '<bpmn:extensionElements><camunda:inputOutput>'
+               '<camunda:inputParameter name="text">hello</camunda:inputParameter>'
+               '<camunda:outputParameter name="total">${result +}</camunda:outputParameter>'
+               '</camunda:inputOutput></bpmn:extensionElements></bpmn:serviceTask>')
+    assert "output parameter total" in messages_for(problems(wrap(linear(service))), "fx")

@@ -55,7 +55,7 @@ def test_camunda_to_python(text, python):
     assert expressions.camunda_to_python(text) == python
 
 
-@pytest.mark.parametrize(("text", "python"), [("P2D", "'P2D'"), (" PT1H ", "'PT1H'"), ("${due}", "due"),
+@pytest.mark.parametrize(("text", "python"), [("P2D", "'P2D'"), (" PT1H ", "'PT1H'"), ("${due}", "iso_timer(due)"),
                                               ("R2/PT1H", "'R2/PT1H'")])
 def test_timer_literal(text, python):
     assert expressions.timer_literal(text) == python

@@ -206,3 +206,18 @@ def test_timer_expression_with_a_bad_value_is_a_step_failure(clock):
     with pytest.raises(engine.StepFailed) as info:
         _waiting("timeDuration", "${wait_for}", {"wait_for": "P2X"})
     assert info.value.element_id == "wait"
+
+
+@pytest.mark.parametrize(("value", "due"), [
+    (datetime(2026, 7, 1, 9, 30).date(), datetime(2026, 7, 1)),
+    (datetime(2026, 7, 1, 9, 30), datetime(2026, 7, 1, 9, 30)),
+])
+def test_time_date_from_a_date_or_datetime_variable(clock, value, due):
+    """A date or a naive date-time in the case data is a due moment in UTC, like every portal time."""
+    instance = _waiting("timeDate", "${pay_by}", {"pay_by": value})
+    assert only(instance.timers()).due_at == due
+
+
+def test_duration_from_a_timedelta_variable(clock):
+    instance = _waiting("timeDuration", "${grace}", {"grace": timedelta(days=2)})
+    assert only(instance.timers()).due_at == clock.naive + timedelta(days=2)

@@ -199,3 +199,32 @@ def test_four_eyes_sees_tasks_done_in_a_non_interrupting_timer_branch(clock):
     instance.fire_timer(instance.timers()[0].guid, clock.advance(hours=1))
     complete(instance, "remind", {}, "carol")
     assert task_for(restored(instance), "approve").excluded_users == ["carol"]
+
+
+def _due_from(value_text: str, variables: dict) -> engine.Instance:
+    xml = wrap(linear(user_task("sign", f'camunda:candidateGroups="approver" camunda:dueDate="{value_text}"')))
+    return engine.Instance.start(compile_xml(xml), variables)
+
+
+@pytest.mark.parametrize(("value", "due"), [
+    (datetime(2026, 12, 24).date(), datetime(2026, 12, 24)),
+    (datetime(2026, 12, 24, 17, 30), datetime(2026, 12, 24, 17, 30)),
+    ("2026-12-24T18:30:00+01:00", datetime(2026, 12, 24, 17, 30)),
+    (None, None),
+])
+def test_due_date_from_a_variable_is_naive_utc_and_none_means_no_due_date(value, due):
+    assert task_for(_due_from("${pay_by}", {"pay_by": value}), "sign", NOW).due_at == due
+
+
+@pytest.mark.parametrize(("attrs", "cause"), [
+    ('camunda:candidateGroups="approver" camunda:dueDate="${pay_by}"', "pay_by"),
+    ('camunda:candidateGroups="approver" camunda:dueDate="${when}"', "not-a-date"),
+    ('camunda:candidateGroups="${team}"', "team"),
+    ('camunda:candidateGroups="approver" camunda:assignee="${owner.name}"', "owner"),
+])
+def test_a_task_whose_people_or_due_date_cannot_be_worked_out_is_a_step_failure_naming_it(attrs, cause):
+    instance = engine.Instance.start(compile_xml(wrap(linear(user_task("sign", attrs)))), {"when": "not-a-date"})
+    with pytest.raises(engine.StepFailed) as info:
+        instance.user_tasks(NOW)
+    assert info.value.element_id == "sign"
+    assert "cannot set up the task" in info.value.message and cause in info.value.message
