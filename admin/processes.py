@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from admin.base import GuardedView, ReadOnlyView
 from portal.edge import run_and_flash
-from portal.errors import DomainError, InvalidDiagramError, NotFound
+from portal.errors import DomainError, InvalidDiagramError, NotFound, ValidationError
 from portal.extensions import db
 from portal.models import ProcessInstance, ServiceJob
 from portal.security import can
@@ -36,7 +36,12 @@ class DiagramsView(GuardedView, BaseView):
 
     @expose("/xml/<int:definition_id>")
     def xml(self, definition_id: int):
-        return Response(processes.get(definition_id).bpmn_xml, mimetype="application/xml")
+        # The file is whatever an analyst deployed: downloaded, never rendered as a page of this site (an SVG
+        # or XHTML element in it could otherwise run script with the viewer's session).
+        definition = processes.get(definition_id)
+        return Response(definition.bpmn_xml, mimetype="application/xml", headers={
+            "Content-Disposition": f'attachment; filename="{definition.key}-v{definition.version}.bpmn"',
+            "Content-Security-Policy": "sandbox; default-src 'none'", "X-Content-Type-Options": "nosniff"})
 
     @expose("/validate", methods=["POST"])
     def validate(self):
@@ -56,6 +61,9 @@ class DiagramsView(GuardedView, BaseView):
         except InvalidDiagramError as exc:
             db.session.rollback()
             return jsonify(ok=False, problems=_problems(exc)), 400
+        except DomainError as exc:  # e.g. another deploy of the same process at the same moment
+            db.session.rollback()
+            return jsonify(ok=False, problems=[], error=str(exc)), exc.status
         return jsonify(ok=True, key=definition.key, version=definition.version,
                        message=f"Deployed {definition.key} version {definition.version}.")
 
@@ -64,7 +72,7 @@ def _posted_xml() -> str:
     payload = request.get_json(silent=True) or {}
     xml = payload.get("xml") or request.form.get("xml") or ""
     if not xml.strip():
-        abort(400)
+        raise ValidationError("xml", "the diagram is empty")
     return xml
 
 
@@ -93,7 +101,8 @@ class InstancesView(ReadOnlyView):
     def render(self, template, **kwargs):
         if template == self.details_template and kwargs.get("model") is not None:
             row = kwargs["model"]
-            kwargs.update(info=runtime.describe(row), may_operate=self.may_write,
+            kwargs.update(info=runtime.describe(row, request.args.get("history_page", 1, type=int)),
+                          may_operate=self.may_write,
                           migration=migration.check(row)[1])
         return super().render(template, **kwargs)
 
@@ -137,19 +146,25 @@ class IncidentsView(ReadOnlyView):
     def get_count_query(self):
         return super().get_count_query().filter(ServiceJob.state == "incident")
 
-    @action("retry", "Retry", "Queue the selected failed steps again?")
+    def is_action_allowed(self, name):
+        if name == "retry":  # read-only roles (analysts) see the list but not the action
+            return can(current_user, self.write_permission)
+        return super().is_action_allowed(name)
+
+    @action("retry", "Retry", "Retry the instances of the selected failed steps?")
     def retry(self, ids):
         if not can(current_user, self.write_permission):
             abort(403)
-        instance_ids = {service_jobs.get(int(i)).instance_id for i in ids}
         try:
-            for instance_id in sorted(instance_ids):
-                service_jobs.retry_incident(instance_id, current_user.email)
+            instance_ids = sorted({service_jobs.get(int(i)).instance_id for i in ids})
+            queued = sum(service_jobs.retry_incident(instance_id, current_user.email) for instance_id in instance_ids)
             db.session.commit()
-            flash(f"Queued again: {len(ids)} step(s).", "success")
-        except DomainError as exc:
+        except DomainError as exc:  # a job or incident gone meanwhile, say
             db.session.rollback()
             flash(str(exc), "error")
+            return
+        # Retry works per instance: every failed step of each chosen instance goes again.
+        flash(f"Retried {len(instance_ids)} instance(s); {queued} failed step(s) queued again.", "success")
 
 
 def register(admin) -> None:

@@ -19,3 +19,10 @@ def run_and_flash(use_case, success: str) -> DomainError | None:
         return exc
     flash(success, "success")
     return None
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths, so a link or form cannot bounce users to another site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None

@@ -62,14 +62,17 @@ def _no_pending_sign_in(endpoint, url):  # second-factor pages without a passwor
     return lambda i, w: [Probe(endpoint, m, url, 302, "/login", data={"code": "123456"}) for m in ("GET", "POST")]
 
 
+def _sees(i, w) -> bool:
+    return i in w.task.candidate_roles or i in ("admin", "finance_manager")
+
+
 def _task_detail(i, w):
     url = url_for("tasks.detail", task_id=w.task.id)
     if i == ANON:
         return [Probe("tasks.detail", "GET", url, 302, LOGIN)]
     if not holds(i, "tasks.view"):
         return [Probe("tasks.detail", "GET", url, 403)]
-    sees = i in w.task.candidate_roles or i in ("admin", "finance_manager")
-    return [Probe("tasks.detail", "GET", url, 200 if sees else 404)]
+    return [Probe("tasks.detail", "GET", url, 200 if _sees(i, w) else 404)]
 
 
 def _missing_task_post(endpoint, **extra):
@@ -84,6 +87,33 @@ def _missing_task_post(endpoint, **extra):
 
 
 TASK_POSTS = ("tasks.claim", "tasks.unclaim", "tasks.reassign", "tasks.comment", "tasks.complete")
+
+
+def _real_task_outcome(endpoint, i, w) -> int | None:
+    """What a POST on the world's open review task answers, or None where it would (rightly) change things.
+
+    Who cannot see the task gets 404 as if it did not exist. Who can see it sends what must change nothing:
+    an unclaim of an unclaimed task, an empty reassign or comment (each flashed, back to the task), and an
+    empty form: the reviewer lacks the required hours (400), a manager is not a reviewer (403).
+    """
+    if not _sees(i, w):
+        return 404
+    return {"tasks.claim": None, "tasks.unclaim": 302, "tasks.reassign": 302, "tasks.comment": 302,
+            "tasks.complete": 400 if i in w.task.candidate_roles else 403}[endpoint]
+
+
+def _task_posts(endpoint):
+    """On a missing task and on the world's real one; see _real_task_outcome."""
+    def probes(i, w):
+        found = _missing_task_post(endpoint)(i, w)
+        url = url_for(endpoint, task_id=w.task.id)
+        if i == ANON or not holds(i, "tasks.view"):
+            return [*found, replace(found[0], url=url)]
+        status = _real_task_outcome(endpoint, i, w)
+        location = url_for("tasks.detail", task_id=w.task.id) if status == 302 else None
+        return [*found, *([Probe(endpoint, "POST", url, status, location)] if status else [])]
+    return probes
+
 
 def _proforma_pages(endpoint, **extra):
     """Own approved proforma: 200; another customer's or a missing one: 404 (only customers get that far)."""
@@ -109,7 +139,7 @@ SITE = {
     "customer_portal.proforma_file": ("portal.view", _proforma_pages("customer_portal.proforma_file", fmt="pdf")),
     "tasks.inbox": ("tasks.view", lambda i, w: [_guarded("tasks.inbox", "/tasks/", "tasks.view", i)]),
     "tasks.detail": ("tasks.view", _task_detail),
-    **{endpoint: ("tasks.view", _missing_task_post(endpoint)) for endpoint in TASK_POSTS},
+    **{endpoint: ("tasks.view", _task_posts(endpoint)) for endpoint in TASK_POSTS},
     "proforma_review.add_line": ("tasks.view", _missing_task_post("proforma_review.add_line")),
     **{endpoint: ("tasks.view", _missing_task_post(endpoint, line_id=1))
        for endpoint in ("proforma_review.change_line", "proforma_review.remove_line")},
@@ -149,6 +179,25 @@ def _deletes(view, ep, identity, w):
     return [Probe(ep, "POST", url_for(ep), 302, data=data, gone=gone)]
 
 
+def _instance_action(fn):
+    """A missing instance (nothing changes) and the world's real one."""
+    def probes(view, endpoint, i, w):
+        missing = Probe(endpoint, "POST", url_for(endpoint, instance_id=999_999),
+                        302 if holds(i, view.write_permission) else 403)
+        return [missing, *_real_instance_probe(view, endpoint, fn, i, w)]
+    return probes
+
+
+def _real_instance_probe(view, endpoint, fn, i, w) -> list[Probe]:
+    """The world's running instance: read-only roles get 403; operators' retry (no incident) and migrate
+    (already the newest version) are refused with a message on the instance page; a cancel would change it."""
+    url = url_for(endpoint, instance_id=w.task.instance_id)
+    if not holds(i, view.write_permission):
+        return [Probe(endpoint, "POST", url, 403)]
+    details = urlsplit(url_for(f"{view.endpoint}.details_view", id=w.task.instance_id)).path
+    return [] if fn == "cancel" else [Probe(endpoint, "POST", url, 302, details)]
+
+
 ADMIN_FUNCS = {
     "index": lambda v, ep, i, w: [Probe(ep, "GET", url_for(ep), 200)],
     "index_view": lambda v, ep, i, w: [Probe(ep, "GET", url_for(ep), 200)],
@@ -172,9 +221,7 @@ ADMIN_FUNCS = {
     "validate": lambda v, ep, i, w: [Probe(ep, "POST", url_for(ep), 200, data={"xml": "<not-bpmn/>"})],
     "deploy": lambda v, ep, i, w: [Probe(ep, "POST", url_for(ep), 400 if holds(i, v.write_permission) else 403,
                                          data={"xml": "<not-bpmn/>"})],  # invalid: writers get the problems
-    **{fn: (lambda fn: lambda v, ep, i, w: [Probe(ep, "POST", url_for(ep, instance_id=999_999),
-                                                 302 if holds(i, v.write_permission) else 403)])(fn)
-       for fn in ("retry", "cancel", "migrate")},  # a missing instance: nothing changes
+    **{fn: _instance_action(fn) for fn in ("retry", "cancel", "migrate")},
 }
 
 
@@ -185,7 +232,7 @@ def admin_views(app) -> dict:
 def _admin_probes(view, fn, identity, w) -> list[Probe]:
     probes = []
     for probe in ADMIN_FUNCS[fn](view, f"{view.endpoint}.{fn}", identity, w):
-        if probe.status == 302:  # Flask-Admin sends refused (and finished) requests back to the list
+        if probe.status == 302 and probe.location is None:  # Flask-Admin sends refused requests back to the list
             probe.location = url_for(f"{view.endpoint}.index_view")
         if identity == ANON:
             probe = replace(probe, status=302, location=LOGIN, gone=None, body=None, mimetype=None)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from flask import render_template_string
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import HumanTask, ProcessInstance
 from portal.models.types import utcnow
 from portal.services import processes, runtime
+from portal.services.paging import Page
 from tests import factories
 from tests.conftest import csrf_from, login_as
 
@@ -158,6 +161,7 @@ def test_four_eyes_the_preparer_cannot_review(app, client, make_user):
     assert review.element_id == "review"
     page = text(client.get(f"/tasks/{review.id}"))
     assert "four-eyes rule" in page
+    assert f"/tasks/{review.id}" not in text(client.get("/tasks/?view=queue"))  # not offered to them at all
     response = post(client, f"/tasks/{review.id}/complete", {})
     assert response.status_code == 403
     db.session.expire_all()
@@ -173,23 +177,25 @@ def test_the_dashboard_counts_the_users_tasks(app, client, make_user, review_tas
 
 # ---------------------------------------------------------------------------- the group queue in SQL
 
-QUEUE_CASES = [  # (candidate roles, candidate users) of a task; who sees it in the queue
-    (["reviewer"], [], {"reviewer"}),
-    (["finance_manager"], [], {"fm"}),
-    ([], ["a_b@queue.example"], {"a_b"}),
-    ([], ["axb@queue.example"], {"axb"}),  # "_" is a LIKE wildcard: a_b must not see it
-    ([], ["jimbob@queue.example"], set()),  # bob's address is a suffix of it
-    ([], ['o"neil\\%@queue.example'], set()),  # quotes, backslashes and % in a stored value
-    ([], ['x"bob@queue.example'], set()),  # bob's quoted address inside another element
-    (["Reviewer"], ["Bob@Queue.example"], set()),  # exact, case-sensitive, as claiming is
-    (["approver"], ["bob@queue.example"], {"approver", "bob"}),
+QUEUE_CASES = [  # (candidate roles, candidate users, excluded users) of a task; who sees it in the queue
+    (["reviewer"], [], [], {"reviewer"}),
+    (["finance_manager"], [], [], {"fm"}),
+    ([], ["a_b@queue.example"], [], {"a_b"}),
+    ([], ["axb@queue.example"], [], {"axb"}),  # "_" is a LIKE wildcard: a_b must not see it
+    ([], ["jimbob@queue.example"], [], set()),  # bob's address is a suffix of it
+    ([], ['o"neil\\%@queue.example'], [], set()),  # quotes, backslashes and % in a stored value
+    ([], ['x"bob@queue.example'], [], set()),  # bob's quoted address inside another element
+    (["Reviewer"], ["Bob@Queue.example"], [], set()),  # exact, case-sensitive, as claiming is
+    (["approver"], ["bob@queue.example"], [], {"approver", "bob"}),
+    (["reviewer"], [], ["rev@queue.example"], set()),  # four-eyes: the reviewer prepared this case
+    (["reviewer"], [], ["xrev@queue.example"], {"reviewer"}),  # someone else is excluded
 ]
 
 
 def queue_world(tasks_from):
     """A task per case (same instance), and the users of the cases; returns {user name: user}."""
-    for task, (roles, people, _) in zip(tasks_from, QUEUE_CASES, strict=True):
-        task.candidate_roles, task.candidate_users, task.assignee = roles, people, None
+    for task, (roles, people, excluded, _) in zip(tasks_from, QUEUE_CASES, strict=True):
+        task.candidate_roles, task.candidate_users, task.excluded_users, task.assignee = roles, people, excluded, None
     users = {"reviewer": factories.make_user("reviewer", email="rev@queue.example"),
              "fm": factories.make_user("finance_manager", email="fm@queue.example"),
              "approver": factories.make_user("approver", email="appr@queue.example"),
@@ -210,7 +216,7 @@ def queue_cases_seen(tasks_from, users) -> dict[str, set[int]]:
 
 def expected_queue() -> dict[str, set[int]]:
     names = ("reviewer", "fm", "approver", "a_b", "axb", "bob")
-    return {name: {i for i, (_, _, who) in enumerate(QUEUE_CASES) if name in who} for name in names}
+    return {name: {i for i, (*_, who) in enumerate(QUEUE_CASES) if name in who} for name in names}
 
 
 def open_review_tasks(count: int) -> list[HumanTask]:
@@ -233,3 +239,56 @@ def test_the_group_queue_matches_the_same_on_postgres():
     with migrated_postgres():
         tasks_from = open_review_tasks(len(QUEUE_CASES))
         assert queue_cases_seen(tasks_from, queue_world(tasks_from)) == expected_queue()
+
+
+# ---------------------------------------------------------------------------- pages and empty states
+
+def _pages(app, number: int, pages: int) -> str:
+    """The pager for page `number` of `pages`, as the inbox renders it."""
+    with app.test_request_context("/tasks/"):
+        return render_template_string('{% from "_pagination.html" import pager %}'
+                                      '{{ pager(page, "tasks.inbox", {"view": "queue", "due": "week"}) }}',
+                                      page=Page([], number, 25, pages * 25))
+
+
+def test_many_pages_show_a_window_with_first_last_previous_and_next(app):
+    html = _pages(app, 10, 40)
+    numbers = [int(n) for n in re.findall(r'page=(\d+)"', html)]
+    assert numbers == [9, 1, 8, 9, 10, 11, 12, 40, 11]  # previous, first, the window, last, next
+    assert html.count("…") == 2 and 'aria-current="page"' in html and "view=queue" in html and "due=week" in html
+    assert _pages(app, 1, 1).strip() == ""
+
+
+def test_a_filter_that_matches_nothing_says_so_and_offers_to_show_all(app, client, make_user, review_task):
+    sign_in(app, client, make_user("reviewer"))
+    page = text(client.get("/tasks/?view=queue&business_key=NOPE"))
+    assert "No tasks match these filters" in page and "queue is empty" not in page
+    assert "No tasks match on page 9" in text(client.get("/tasks/?view=queue&page=9"))
+
+
+def test_after_an_error_the_form_shows_what_was_sent_and_marks_the_field(app, client, make_user):
+    from tests.workflows.helpers import linear, user_task, wrap
+
+    form = ('<bpmn:extensionElements><camunda:formData>'
+            '<camunda:formField id="pages" label="Pages" type="long"><camunda:validation>'
+            '<camunda:constraint name="required"/></camunda:validation></camunda:formField>'
+            '<camunda:formField id="urgent" label="Urgent" type="boolean" defaultValue="true"/>'
+            '</camunda:formData></bpmn:extensionElements>')
+    processes.deploy(wrap(linear(user_task("sign", inner=form)), process_id="boxes"), "test")
+    row = runtime.start("boxes", "B-1")
+    db.session.commit()
+    sign = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == row.id))
+    sign_in(app, client, make_user("accountant"))
+    assert 'name="urgent" value="true" checked' in text(client.get(f"/tasks/{sign.id}"))  # the default
+    response = post(client, f"/tasks/{sign.id}/complete", {"pages": "many"})  # urgent left unticked
+    page = text(response)
+    assert response.status_code == 400 and 'name="urgent" value="true">' in page
+    assert 'class="form-control is-invalid" id="f-pages"' in page and "is not a whole number</div>" in page
+
+
+def test_task_actions_only_send_people_back_within_the_site(app, client, make_user, review_task):
+    sign_in(app, client, make_user("reviewer"))
+    response = post(client, f"/tasks/{review_task.id}/claim", {"next": "//evil.example/phish"})
+    assert response.status_code == 302 and response.headers["Location"] == f"/tasks/{review_task.id}"
+    response = post(client, f"/tasks/{review_task.id}/unclaim", {"next": "/tasks/?view=queue"})
+    assert response.headers["Location"] == "/tasks/?view=queue"

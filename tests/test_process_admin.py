@@ -165,3 +165,52 @@ def test_incidents_grid_and_retry(app, client, make_user):
     assert db.session.get(ProcessInstance, row.id).status == "running"
     assert db.session.scalar(select(HumanTask.element_id).where(HumanTask.instance_id == row.id,
                                                                 HumanTask.state == "open")) == "review"
+
+
+def test_the_diagram_file_is_a_download_that_cannot_run_script_on_the_site(app, client, make_user):
+    row = _running_review()
+    sign_in(app, client, make_user, "admin")
+    response = client.get(f"/admin/processes/xml/{row.definition_id}")
+    assert response.headers["Content-Disposition"] == 'attachment; filename="single_review-v1.bpmn"'
+    assert response.headers["Content-Security-Policy"].startswith("sandbox")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_editor_gets_json_for_every_failure_it_can_meet(app, client, make_user):
+    sign_in(app, client, make_user, "analyst")
+    empty = post_json(client, "/admin/processes/deploy", {"xml": "  "})
+    assert empty.status_code == 400 and "the diagram is empty" in empty.get_json()["error"]
+    no_token = client.post("/admin/processes/validate", data=json.dumps({"xml": REVIEW}),
+                           content_type="application/json")
+    assert no_token.status_code == 400 and no_token.is_json and "security token" in no_token.get_json()["error"]
+    page = client.get("/admin/processes/editor").get_data(as_text=True)
+    assert "redirect: 'error'" in page and "result.error" in page  # the page shows these messages
+
+
+def test_a_deploy_that_loses_a_race_answers_409_json(app, client, make_user, monkeypatch):
+    processes.deploy(REVIEW, "test")
+    sign_in(app, client, make_user, "analyst")
+    monkeypatch.setattr(processes, "latest", lambda key, required=True: None)
+    lost = post_json(client, "/admin/processes/deploy", {"xml": REVIEW.replace("Review the document", "Check")})
+    assert lost.status_code == 409 and "deployed at the same moment" in lost.get_json()["error"]
+
+
+def test_long_histories_are_paged_newest_first(app, client, make_user):
+    row = _running_review()
+    for i in range(60):
+        runtime.history(row, "note", details={"text": f"line {i}"})
+    db.session.commit()
+    sign_in(app, client, make_user, "admin")
+    first = client.get(f"/admin/instances/details/?id={row.id}").get_data(as_text=True)
+    assert "61 in all" in first and "line 59" in first and "line 9&#34;" not in first
+    assert first.count("<tr><td>20") == 50 and "history_page=2" in first
+    second = client.get(f"/admin/instances/details/?id={row.id}&history_page=2").get_data(as_text=True)
+    assert second.count("<tr><td>20") == 11 and "line 0" in second and "created" in second
+
+
+def test_analysts_are_not_offered_the_retry_action_on_incidents(app, client, make_user):
+    sign_in(app, client, make_user, "analyst")
+    page = client.get("/admin/incidents/").get_data(as_text=True)
+    assert client.get("/admin/incidents/").status_code == 200 and "execute('retry')" not in page
+    sign_in(app, client, make_user, "finance_manager")
+    assert "execute('retry')" in client.get("/admin/incidents/").get_data(as_text=True)

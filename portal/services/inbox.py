@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from portal.extensions import db, on_postgresql
 from portal.models import HumanTask, ProcessDefinition, ProcessInstance, User
 from portal.models.types import utcnow
+from portal.services.paging import Page, paginate
 
 VIEWS = ("mine", "queue", "completed")
 DUE_FILTERS = ("overdue", "today", "week")
@@ -23,18 +24,6 @@ class Filters:
     due: str = ""
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list
-    number: int
-    size: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-
 def tasks(user: User, view: str, filters: Filters, page: int = 1, size: int = 25,
           now: datetime | None = None) -> Page:
     """One page of the chosen inbox view."""
@@ -42,14 +31,16 @@ def tasks(user: User, view: str, filters: Filters, page: int = 1, size: int = 25
     query = _base(filters, now)
     if view == "completed":
         query = query.where(HumanTask.completed_by == user.email).order_by(HumanTask.completed_at.desc())
-        return _page(query, page, size)
+        return paginate(query, page, size)
     query = query.where(HumanTask.state == "open").order_by(HumanTask.due_at.is_(None), HumanTask.due_at,
                                                              HumanTask.id)
     if view == "mine":
-        return _page(query.where(HumanTask.assignee == user.email), page, size)
+        return paginate(query.where(HumanTask.assignee == user.email), page, size)
     candidate = or_(_json_list_has(HumanTask.candidate_users, user.email),
                     *(_json_list_has(HumanTask.candidate_roles, role) for role in sorted(user.role_codes)))
-    return _page(query.where(HumanTask.assignee.is_(None), candidate), page, size)
+    # Four-eyes: a task the user is excluded from is not offered to them (they could not claim it).
+    return paginate(query.where(HumanTask.assignee.is_(None), candidate,
+                             ~_json_list_has(HumanTask.excluded_users, user.email)), page, size)
 
 
 def counts(user: User, known: dict[str, int] | None = None) -> dict[str, int]:
@@ -82,9 +73,3 @@ def _json_list_has(column, value: str):
         return cast(column, JSONB).contains([value])
     elements = func.json_each(column).table_valued("value").alias("element")  # SQLite's JSON1
     return exists(select(literal(1)).select_from(elements).where(elements.c.value == value))
-
-
-def _page(query, page: int, size: int) -> Page:
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    items = list(db.session.scalars(query.limit(size).offset((page - 1) * size)))
-    return Page(items, page, size, total)

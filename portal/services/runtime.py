@@ -13,6 +13,7 @@ from portal.extensions import db
 from portal.models import HistoryEvent, HumanTask, ProcessInstance, ServiceJob, WorkflowTimer
 from portal.models.types import utcnow
 from portal.services import outbox, processes
+from portal.services.paging import paginate
 from workflows import engine, operations, serializer
 from workflows.engine import StepFailed
 
@@ -277,26 +278,37 @@ def cancel(instance_id: int, by: str, now: datetime | None = None) -> ProcessIns
 
 
 DONE_EVENTS = ("task_completed", "service_task_run", "timer_fired", "message_received")
+HISTORY_PAGE = 50
 
 
-def _markers(instance: engine.Instance, events) -> dict:
+def _markers(row: ProcessInstance, instance: engine.Instance) -> dict:
     """The engine's markers, plus what the history says was done (the engine forgets compacted steps)."""
     markers = instance.markers()
     busy = set(markers["active"]) | set(markers["failed"])
-    done = {e.element_id for e in events if e.kind in DONE_EVENTS and e.element_id} - busy
-    markers["completed"] = sorted(set(markers["completed"]) | done)
+    done = set(db.session.scalars(select(HistoryEvent.element_id).distinct().where(
+        HistoryEvent.instance_id == row.id, HistoryEvent.kind.in_(DONE_EVENTS), HistoryEvent.element_id != "")))
+    markers["completed"] = sorted(set(markers["completed"]) | (done - busy))
     return markers
 
 
-def describe(row: ProcessInstance) -> dict:
-    """Status, active elements, variables and history of an instance (for the CLI and the instance view)."""
+def describe(row: ProcessInstance, history_page: int | None = None, per_page: int = HISTORY_PAGE) -> dict:
+    """Status, active elements, variables and history of an instance (for the CLI and the instance view).
+
+    With `history_page`, the history is that page of the newest events first (`history_page` is then the
+    Page, for the pager); without, it is every event, oldest first.
+    """
     instance = load(row)
-    events = list(db.session.scalars(select(HistoryEvent).where(HistoryEvent.instance_id == row.id)
-                                     .order_by(HistoryEvent.id)))
-    return {
+    query = select(HistoryEvent).where(HistoryEvent.instance_id == row.id)
+    if history_page is None:
+        page, events = None, list(db.session.scalars(query.order_by(HistoryEvent.id)))
+    else:
+        page = paginate(query.order_by(HistoryEvent.id.desc()), history_page, per_page)
+        events = page.items
+    described = {
         "id": row.id, "process": row.definition.key, "version": row.definition.version,
-        "business_key": row.business_key, "status": row.status, "markers": _markers(instance, events),
+        "business_key": row.business_key, "status": row.status, "markers": _markers(row, instance),
         "variables": instance.variables(),
         "history": [{"at": e.occurred_at.isoformat(timespec="seconds"), "kind": e.kind, "element": e.element_id,
                      "actor": e.actor, "details": e.details} for e in events],
     }
+    return described if page is None else {**described, "history_page": page}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, abort, render_template, request, send_from_directory
+from flask import Flask, abort, jsonify, render_template, request, send_from_directory
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 
 from portal.errors import DomainError
 from portal.extensions import db, login_manager
@@ -90,7 +91,7 @@ def _init_errors(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
         db.session.rollback()
-        return render_template("errors/error.html", code=exc.status, message=str(exc)), exc.status
+        return _error_page(exc.status, str(exc))
 
     for code in (400, 403, 404, 405, 409, 429, 500):
         app.register_error_handler(code, _http_error)
@@ -100,7 +101,17 @@ def _http_error(exc):
     code = getattr(exc, "code", 500) or 500
     if code == 500:
         db.session.rollback()
-    return render_template("errors/error.html", code=code, message=_MESSAGES.get(code, "Something went wrong.")), code
+    message = _MESSAGES.get(code, "Something went wrong.")
+    if isinstance(exc, CSRFError):
+        message = "The form's security token is missing or has expired. Reload the page and try again."
+    return _error_page(code, message)
+
+
+def _error_page(code: int, message: str):
+    """An error page, or JSON for the browser's own calls (the BPMN editor), which cannot show a page."""
+    if request.is_json or request.accept_mimetypes.best == "application/json":
+        return jsonify(ok=False, error=message), code
+    return render_template("errors/error.html", code=code, message=message), code
 
 
 _MESSAGES = {

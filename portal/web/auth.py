@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_user, logout_user
 from markupsafe import Markup
 
+from portal.edge import safe_next
 from portal.errors import AuthenticationError
 from portal.extensions import db, limiter
 from portal.models import User
@@ -52,7 +53,7 @@ def login():
 
 
 def _after_password(user: User):
-    next_url = _safe_next(request.args.get("next"))
+    next_url = safe_next(request.args.get("next"))
     session.clear()  # no session fixation: a fresh session for the new sign-in
     if not auth.needs_second_factor(user):
         return _finish_login(user, next_url)
@@ -142,13 +143,6 @@ def _finish_login(user: User, next_url: str | None):
     auth.record_login(user)
     db.session.commit()
     return redirect(next_url or url_for("main.home"))
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths, so a link cannot bounce users to another site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
 
 
 @bp.get("/logout")

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal.edge import run_and_flash
+from portal.edge import run_and_flash, safe_next
 from portal.errors import Conflict, DomainError, ValidationError
 from portal.extensions import db
 from portal.models import User
@@ -31,17 +31,19 @@ def inbox_page():
     unfiltered = {view: page.total} if filters == inbox.Filters() else None  # this tab's count is known already
     return render_template("tasks/inbox.html", view=view, filters=filters, page=page, now=utcnow(),
                            counts=inbox.counts(current_user, unfiltered), processes=inbox.process_keys(),
-                           form=EmptyForm())
+                           form=EmptyForm(), filtered=filters != inbox.Filters())
 
 
 @bp.get("/<int:task_id>", endpoint="detail")
 @require("tasks.view")
-def detail(task_id: int):
+def detail(task_id: int, error: ValidationError | None = None):
     task = _visible(task_id)
     proforma = proforma_review.proforma_for(task)
     return render_template("tasks/detail.html", task=task, now=utcnow(), form=EmptyForm(), proforma=proforma,
+                           error=error,
                            may_edit=proforma is not None and proforma_review.may_edit(task, current_user),
-                           refusal=tasks.refusal(task, current_user), history=runtime.describe(task.instance),
+                           refusal=tasks.refusal(task, current_user),
+                           history=runtime.describe(task.instance, request.args.get("history_page", 1, type=int), 20),
                            managers=can(current_user, "users.manage") or "finance_manager" in current_user.role_codes,
                            eligible=_eligible_users(task) if task.state == "open" else [])
 
@@ -86,7 +88,7 @@ def complete(task_id: int):
     except ValidationError as exc:
         db.session.rollback()
         flash(f"{_label(task_id, exc.field)}: {exc.message}", "danger")
-        return detail(task_id), 400
+        return detail(task_id, error=exc), 400
     except Conflict as exc:
         db.session.rollback()
         flash(str(exc), "warning")
@@ -100,7 +102,7 @@ def _act(task_id: int, use_case, message: str):
     if not EmptyForm().validate_on_submit():
         abort(400)
     run_and_flash(use_case, message)
-    return redirect(request.form.get("next") or url_for("tasks.detail", task_id=task_id))
+    return redirect(safe_next(request.form.get("next")) or url_for("tasks.detail", task_id=task_id))
 
 
 def _visible(task_id: int):
