@@ -25,7 +25,10 @@ class DiagramsView(GuardedView, BaseView):
 
     @expose("/")
     def index(self):
-        return self.render("admin/processes/index.html", versions=processes.versions(), may_deploy=self.may_write)
+        key = request.args.get("process", "")
+        page = processes.versions_page(key or None, request.args.get("page", 1, type=int))
+        return self.render("admin/processes/index.html", page=page, process=key, keys=processes.keys(),
+                           may_deploy=self.may_write)
 
     @expose("/editor")
     def editor(self):

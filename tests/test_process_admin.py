@@ -214,3 +214,15 @@ def test_analysts_are_not_offered_the_retry_action_on_incidents(app, client, mak
     assert client.get("/admin/incidents/").status_code == 200 and "execute('retry')" not in page
     sign_in(app, client, make_user, "finance_manager")
     assert "execute('retry')" in client.get("/admin/incidents/").get_data(as_text=True)
+
+
+def test_versions_are_paged_and_filtered_by_process(app, client, make_user):
+    for n in range(55):
+        processes.deploy(REVIEW.replace("Review the document", f"Review {n}"), "test")
+    processes.deploy(APPROVAL, "test")
+    sign_in(app, client, make_user, "analyst")
+    first = client.get("/admin/processes/").get_data(as_text=True)
+    assert first.count("<tr><td><code>") == 50 and "page=2" in first and '<option>approval</option>' in first
+    only = client.get("/admin/processes/?process=single_review&page=2").get_data(as_text=True)
+    assert only.count("<tr><td><code>single_review") == 5 and "<code>approval" not in only
+    assert "v1</td>" in only and "v55</td>" not in only

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import cast, exists, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 
-from portal.extensions import db, on_postgresql
+from portal.extensions import on_postgresql
 from portal.models import HumanTask, ProcessDefinition, ProcessInstance, User
 from portal.models.types import utcnow
 from portal.services.paging import Page, paginate
@@ -49,8 +49,6 @@ def counts(user: User, known: dict[str, int] | None = None) -> dict[str, int]:
     return {view: known[view] if view in known else tasks(user, view, Filters(), size=1).total for view in VIEWS}
 
 
-def process_keys() -> list[str]:
-    return list(db.session.scalars(select(ProcessDefinition.key).distinct().order_by(ProcessDefinition.key)))
 
 
 def _base(filters: Filters, now: datetime):

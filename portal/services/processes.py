@@ -11,6 +11,7 @@ from portal.errors import Conflict, InvalidDiagramError, NotFound
 from portal.extensions import db
 from portal.models import ProcessDefinition
 from portal.models.user import ROLE_CATALOG
+from portal.services.paging import Page, paginate
 from workflows import engine, operations
 from workflows.parser import InvalidDiagram, Rules
 
@@ -59,10 +60,21 @@ def latest(key: str, required: bool = True) -> ProcessDefinition | None:
 
 def versions(key: str | None = None) -> list[ProcessDefinition]:
     """Deployed versions, newest first."""
+    return list(db.session.scalars(_versions(key)))
+
+
+def versions_page(key: str | None = None, page: int = 1, size: int = 50) -> Page:
+    """One page of the deployed versions (of one process, if `key`), newest first."""
+    return paginate(_versions(key), page, size)
+
+
+def keys() -> list[str]:
+    return list(db.session.scalars(select(ProcessDefinition.key).distinct().order_by(ProcessDefinition.key)))
+
+
+def _versions(key: str | None):
     query = select(ProcessDefinition).order_by(ProcessDefinition.key, ProcessDefinition.version.desc())
-    if key:
-        query = query.where(ProcessDefinition.key == key)
-    return list(db.session.scalars(query))
+    return query.where(ProcessDefinition.key == key) if key else query
 
 
 def get(definition_id: int) -> ProcessDefinition:

@@ -12,7 +12,7 @@ from portal.extensions import db
 from portal.models import User
 from portal.models.types import utcnow
 from portal.security import can
-from portal.services import inbox, proforma_review, runtime, tasks
+from portal.services import inbox, processes, proforma_review, runtime, tasks
 from portal.web.access import require
 from portal.web.forms import EmptyForm
 
@@ -30,7 +30,7 @@ def inbox_page():
     page = inbox.tasks(current_user, view, filters, page=max(1, request.args.get("page", 1, type=int)))
     unfiltered = {view: page.total} if filters == inbox.Filters() else None  # this tab's count is known already
     return render_template("tasks/inbox.html", view=view, filters=filters, page=page, now=utcnow(),
-                           counts=inbox.counts(current_user, unfiltered), processes=inbox.process_keys(),
+                           counts=inbox.counts(current_user, unfiltered), processes=processes.keys(),
                            form=EmptyForm(), filtered=filters != inbox.Filters())
 
 
