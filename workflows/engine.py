@@ -20,6 +20,8 @@ from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from workflows import expressions, parser, serializer
 from workflows.compiler import Definition, compile_definition, starter_diagram  # noqa: F401 - the engine API
+from workflows.migration import ACTIVE as _ACTIVE
+from workflows.migration import migration_blockers  # noqa: F401 - the engine API
 from workflows.parser import (  # noqa: F401 - the engine API
     FOUR_EYES_PROPERTY,
     OUTCOMES_PROPERTY,
@@ -46,7 +48,6 @@ def _lift_iterator_depth_limit() -> None:
 
 
 _lift_iterator_depth_limit()
-_ACTIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING
 
 
 class StepFailed(RuntimeError):
@@ -397,32 +398,3 @@ def _aware(moment: datetime) -> datetime:
 
 def _naive_utc(moment: datetime) -> datetime:
     return _aware(moment).astimezone(UTC).replace(tzinfo=None)
-
-
-def migration_blockers(instance: Instance, target: Definition) -> list[str]:
-    """Why the instance's state cannot continue on `target` (empty: it can).
-
-    Every element the state has touched must exist in the target, and unfinished elements must lead
-    to the same next elements, so nothing already predicted is left dangling.
-    """
-    reasons = []
-    for task in instance.workflow.get_tasks():
-        name, label = task.task_spec.name, task.task_spec.bpmn_id or task.task_spec.name
-        new_spec = _spec_in(target, task.workflow.spec.name, name)
-        if new_spec is None:
-            reasons.append(f"{label} is not in the new version")
-        elif type(new_spec) is not type(task.task_spec):
-            reasons.append(f"{label} is a different kind of element in the new version")
-        elif task.state & _ACTIVE and _successors(task.task_spec) != _successors(new_spec):
-            reasons.append(f"{label} leads elsewhere in the new version")
-    return sorted(set(reasons))
-
-
-def _spec_in(target: Definition, process_name: str, task_name: str):
-    """The task spec of that name in the same process or embedded sub-process of `target`, if any."""
-    process = target.spec if process_name == target.spec.name else target.subprocess_specs.get(process_name)
-    return process.task_specs.get(task_name) if process is not None else None
-
-
-def _successors(spec) -> list[str]:
-    return sorted(output.name for output in spec.outputs)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.util import full_tag
@@ -19,10 +17,17 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask as CamundaUserTask
 from SpiffWorkflow.util.task import TaskState
 
 from workflows import expressions
+from workflows.checks import (
+    BPMN_NS,
+    CAMUNDA_NS,
+    ISO_DURATION,
+    NS,
+    Problem,
+    expression_problems,
+    is_iso_datetime,
+)
+from workflows.task_rules import due_date_problems, form_problems
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 FOUR_EYES_PROPERTY = "fourEyesExcludes"
 OUTCOMES_PROPERTY = "outcomes"  # e.g. "approved,rejected": one button each in the inbox
 
@@ -39,19 +44,7 @@ FLOW_NODES = SUPPORTED | {
     "implicitThrowEvent", "choreographyTask", "subChoreography", "callChoreography",
 }
 UNSUPPORTED = "is not supported by the engine"
-_ISO_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
 _ISO_CYCLE = re.compile(r"^R\d*/")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One reason a diagram cannot be deployed, tied to a BPMN element id where there is one."""
-
-    element_id: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.element_id or 'diagram'}: {self.message}"
 
 
 class InvalidDiagram(ValueError):
@@ -217,19 +210,8 @@ def _parameter_problems(element) -> list[Problem]:
             problems.append(Problem(element.get("id"), f"{what} mixes text and ${{...}}; write one "
                                                        f"expression instead, e.g. ${{'Paid ' + str(amount)}}"))
         else:
-            problems += _expression_problems(element.get("id"), what, text)
+            problems += expression_problems(element.get("id"), what, text)
     return problems
-
-
-def _expression_problems(element_id: str, what: str, text: str | None) -> list[Problem]:
-    """A ${...} the sandbox would refuse at run time, reported now (plain text is not an expression)."""
-    if not expressions.is_expression(text):
-        return []
-    try:
-        expressions.check(expressions.camunda_to_python(text))
-    except expressions.ExpressionError as exc:
-        return [Problem(element_id, f"{what} {text!r}: {exc}")]
-    return []
 
 
 def _script(element, lanes, rules, process) -> list[Problem]:
@@ -276,55 +258,8 @@ def _user_task(element, lanes, rules, process) -> list[Problem]:
         problems.append(Problem(element_id, "nobody can do this task: set candidate groups or users, "
                                             "an assignee, or put it in a lane named after a role"))
     for attribute in ("candidateGroups", "candidateUsers", "assignee"):
-        problems += _expression_problems(element_id, attribute, element.get(f"{{{CAMUNDA_NS}}}{attribute}"))
-    return problems + _due_date_problems(element) + _form_problems(element) + _four_eyes_problems(element, process)
-
-
-def _due_date_problems(element) -> list[Problem]:
-    text = (element.get(f"{{{CAMUNDA_NS}}}dueDate") or "").strip()
-    if not text or expressions.is_expression(text):
-        return _expression_problems(element.get("id"), "dueDate", text)
-    if _ISO_DURATION.match(text) or _is_iso_datetime(text):
-        return []
-    return [Problem(element.get("id"), f"dueDate {text!r} is neither an ISO-8601 duration nor a date and time "
-                                       "(e.g. P3D, 2026-12-01T09:00:00Z) nor a ${...} expression")]
-
-
-FORM_TYPES = {"string", "long", "boolean", "date", "enum", "decimal", "money"}
-_NUMBER_CONSTRAINTS, _LENGTH_CONSTRAINTS = {"min", "max"}, {"minlength", "maxlength"}
-CONSTRAINTS = {"required", "readonly"} | _NUMBER_CONSTRAINTS | _LENGTH_CONSTRAINTS
-
-
-def _form_problems(element) -> list[Problem]:
-    """Form fields the inbox can render and check: known types, and constraints with usable values."""
-    problems = []
-    for form_field in element.iterfind("./bpmn:extensionElements/camunda:formData/camunda:formField", NS):
-        where = f"form field {form_field.get('id') or '(no id)'}"
-        if not form_field.get("id"):
-            problems.append(Problem(element.get("id"), f"{where} needs an id"))
-        kind = form_field.get("type") or "string"
-        if kind not in FORM_TYPES:
-            problems.append(Problem(element.get("id"), f"{where} has type {kind!r}; the inbox knows "
-                                                       f"{', '.join(sorted(FORM_TYPES))}"))
-        for constraint in form_field.iterfind("./camunda:validation/camunda:constraint", NS):
-            message = _constraint_problem(constraint.get("name") or "", constraint.get("config"))
-            if message:
-                problems.append(Problem(element.get("id"), f"{where}: {message}"))
-    return problems
-
-
-def _constraint_problem(name: str, config: str | None) -> str:
-    if name not in CONSTRAINTS:
-        return f"unknown constraint {name!r} (known: {', '.join(sorted(CONSTRAINTS))})"
-    if name in _LENGTH_CONSTRAINTS and not (config or "").strip().isdigit():
-        return f"{name} needs a whole number, not {config!r}"
-    if name in _NUMBER_CONSTRAINTS:
-        try:
-            if not Decimal((config or "").strip()).is_finite():
-                raise InvalidOperation
-        except InvalidOperation:
-            return f"{name} needs a number, not {config!r}"
-    return ""
+        problems += expression_problems(element_id, attribute, element.get(f"{{{CAMUNDA_NS}}}{attribute}"))
+    return problems + due_date_problems(element) + form_problems(element) + _four_eyes_problems(element, process)
 
 
 def _four_eyes_problems(element, process) -> list[Problem]:
@@ -357,14 +292,6 @@ def _timer(element, lanes, rules, process) -> list[Problem]:
     return [Problem(owner, f"{kind} {text!r} is not ISO-8601 (e.g. P2D, 2026-12-01T09:00:00Z, R3/PT1H)")]
 
 
-def _is_iso_datetime(text: str) -> bool:
-    try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return True
-    except ValueError:
-        return False
-
-
 def _is_iso_cycle(text: str) -> bool:
     if not _ISO_CYCLE.match(text):
         return False
@@ -376,9 +303,9 @@ def _is_iso_cycle(text: str) -> bool:
 
 
 _TIMER_FORMATS = {
-    "timeDuration": lambda text: bool(_ISO_DURATION.match(text)),
+    "timeDuration": lambda text: bool(ISO_DURATION.match(text)),
     "timeCycle": _is_iso_cycle,
-    "timeDate": _is_iso_datetime,
+    "timeDate": is_iso_datetime,
 }
 
 
