@@ -66,9 +66,10 @@ def run_inline(row, instance, now: datetime) -> set[str]:
     A failure is handed to the job table (retried by the sweep, then an incident); returns those task guids.
     """
     # Tasks that already have a job row (a failed try waiting for its retry) are the job table's, not ours.
-    handed_over: set[str] = set((row.waiting or {}).get("jobs", []))
+    with_jobs = set((row.waiting or {}).get("jobs", []))
+    handed_over: set[str] = set()
     for _ in range(MAX_INLINE_STEPS):
-        pending = [view for view in instance.external_tasks() if view.guid not in handed_over]
+        pending = [view for view in instance.external_tasks() if view.guid not in handed_over | with_jobs]
         if not pending:
             break
         view, operation = pending[0], operations.get(pending[0].topic)
