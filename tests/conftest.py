@@ -104,6 +104,12 @@ def page_csrf(client, url: str = "/login") -> str:
 
 
 @pytest.fixture
+def inline(app, monkeypatch):
+    """Embedded mode's default: service tasks run inside the step that reaches them (no job row on success)."""
+    monkeypatch.setitem(app.config, "SERVICE_TASKS_INLINE", True)
+
+
+@pytest.fixture
 def make_user():
     return factories.make_user
 

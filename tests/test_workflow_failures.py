@@ -47,13 +47,6 @@ def _note_then_check(output: str) -> str:
     return wrap(linear(note, user_task("check")), process_id="mapped_note")
 
 
-@pytest.fixture
-def inline(app):
-    app.config["SERVICE_TASKS_INLINE"] = True
-    yield
-    app.config["SERVICE_TASKS_INLINE"] = False
-
-
 # ---------------------------------------------------------------------------- tasks that cannot be set up
 
 def test_a_task_that_cannot_be_set_up_is_an_incident_naming_it_and_a_fixed_version_takes_over():

@@ -150,10 +150,6 @@ def test_jobs_of_a_cancelled_instance_are_not_run():
 
 # ---------------------------------------------------------------------------- embedded mode: inside the step
 
-@pytest.fixture
-def inline(app, monkeypatch):
-    """Embedded mode's default: service tasks run inside the step that reaches them (no job row on success)."""
-    monkeypatch.setitem(app.config, "SERVICE_TASKS_INLINE", True)
 
 
 def test_inline_service_tasks_run_inside_the_step(inline, make_user):

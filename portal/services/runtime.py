@@ -122,8 +122,13 @@ def inline_service_tasks() -> bool:
 
 def incident(row: ProcessInstance, exc: StepFailed) -> None:
     """Mark the instance as failed at an element, with the reason in its history."""
+    failed(row, exc.element_id, error=exc.message)
+
+
+def failed(row: ProcessInstance, element_id: str, **details) -> None:
+    """The instance stops with an incident at `element_id`; `details` (the error, ...) go to its history."""
     row.status = "incident"
-    history(row, "failed", element_id=exc.element_id, details={"error": exc.message})
+    history(row, "failed", element_id, details=details)
 
 
 def sync(row: ProcessInstance, instance: engine.Instance, now: datetime, handled: set[str] = frozenset(),

@@ -76,22 +76,25 @@ def run_inline(row, instance, now: datetime) -> set[str]:
         try:
             result = _call(operation, row, view, 1)
         except Exception as exc:  # as in run(): retried later, then an incident
-            job = ServiceJob(instance=row, task_guid=view.guid, element_id=view.element_id, topic=view.topic,
-                             max_attempts=operation.max_attempts, attempts=1)
-            db.session.add(job)
-            _failed(job, row, operation, exc, now)
-            handed_over.add(view.guid)
+            _failed(_hand_over(row, view, operation, handed_over), row, operation, exc, now)
             continue
         try:
             instance.deliver(view.guid, result)
         except StepFailed as exc:  # the result did not fit the case: a job row in incident, for Retry
-            db.session.add(ServiceJob(instance=row, task_guid=view.guid, element_id=view.element_id,
-                                      topic=view.topic, max_attempts=operation.max_attempts, attempts=1,
-                                      state="incident", last_error=exc.message))
+            job = _hand_over(row, view, operation, handed_over)
+            job.state, job.last_error = "incident", exc.message
             runtime.incident(row, exc)
-            handed_over.add(view.guid)
             break
     return handed_over
+
+
+def _hand_over(row, view, operation, handed_over: set[str]) -> ServiceJob:
+    """The job row that takes over a service task whose inline try failed."""
+    job = ServiceJob(instance=row, task_guid=view.guid, element_id=view.element_id, topic=view.topic,
+                     max_attempts=operation.max_attempts, attempts=1)
+    db.session.add(job)
+    handed_over.add(view.guid)
+    return job
 
 
 def _call(operation, row, view, attempt: int) -> dict:
@@ -136,9 +139,7 @@ def _failed(job: ServiceJob, row, operation, exc: Exception, now: datetime) -> s
 def _incident(job: ServiceJob, row, error: str) -> str:
     """No more tries: the job and its instance show an incident with the error until someone retries."""
     job.state, job.next_attempt_at, job.last_error = "incident", None, error
-    row.status = "incident"
-    runtime.history(row, "failed", job.element_id, details={"topic": job.topic, "error": error,
-                                                            "attempts": job.attempts})
+    runtime.failed(row, job.element_id, topic=job.topic, error=error, attempts=job.attempts)
     return "incident"
 
 

@@ -73,8 +73,7 @@ def _park(timer_id: int, instance_id: int, error: str, now: datetime) -> None:
     if row is None or timer is None:
         return  # busy or gone: the next sweep sees it again
     timer.failed_at, timer.last_error = now, error
-    row.status = "incident"
-    runtime.history(row, "failed", timer.element_id, details={"timer": timer.element_id, "error": error})
+    runtime.failed(row, timer.element_id, timer=timer.element_id, error=error)
 
 
 def sweep(now: datetime | None = None) -> dict:
