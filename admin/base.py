@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import AdminIndexView, expose
 from flask_admin.contrib.sqla import ModelView
-from flask_admin.contrib.sqla.filters import FilterConverter
+from flask_admin.contrib.sqla.filters import (
+    FilterConverter,
+    FilterEmpty,
+    FilterEqual,
+    FilterGreater,
+    FilterInList,
+    FilterNotEqual,
+    FilterNotInList,
+    FilterSmaller,
+)
 from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.form import BaseForm
 from flask_admin.model.filters import convert
@@ -17,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from portal.errors import ValidationError
 from portal.exports.cells import neutralise_formula
 from portal.extensions import db
+from portal.money import D
 from portal.security import can
 from portal.services import masterdata
 
@@ -29,12 +41,61 @@ class AdminForm(BaseForm):
             return BaseForm.Meta._translations
 
 
+def _exact(value: str) -> Decimal:
+    """A filter value as an exact Decimal; ValueError (shown as an invalid filter, not a 500) otherwise."""
+    number = D(value)
+    if not number.is_finite():
+        raise ValueError(f"not an amount: {value!r}")
+    return number
+
+
+class DecimalFilter:
+    """Mixin: parse the filter value with the money parser (never float); garbage fails `validate`."""
+
+    def clean(self, value: str) -> Decimal:
+        return _exact(value)
+
+
+class DecimalListFilter:
+    """Mixin: a comma-separated list of exact amounts."""
+
+    def clean(self, value: str) -> list[Decimal]:
+        return [_exact(part) for part in value.split(",") if part.strip()]
+
+
+class DecimalEqualFilter(DecimalFilter, FilterEqual):
+    pass
+
+
+class DecimalNotEqualFilter(DecimalFilter, FilterNotEqual):
+    pass
+
+
+class DecimalGreaterFilter(DecimalFilter, FilterGreater):
+    pass
+
+
+class DecimalSmallerFilter(DecimalFilter, FilterSmaller):
+    pass
+
+
+class DecimalInListFilter(DecimalListFilter, FilterInList):
+    pass
+
+
+class DecimalNotInListFilter(DecimalListFilter, FilterNotInList):
+    pass
+
+
 class ExactDecimalFilters(FilterConverter):
     """Numeric filters (equals, greater than, ...) for the project's exact money and rate columns."""
 
-    @convert("exactdecimal")
+    decimal_filters = (DecimalEqualFilter, DecimalNotEqualFilter, DecimalGreaterFilter, DecimalSmallerFilter,
+                       FilterEmpty, DecimalInListFilter, DecimalNotInListFilter)
+
+    @convert("exactdecimal", "numeric", "decimal")
     def conv_exact_decimal(self, column, name, **kwargs):
-        return self.conv_float(column, name, **kwargs)
+        return [f(column, name, **kwargs) for f in self.decimal_filters]
 
 
 class ExactDecimalForms(AdminModelConverter):

@@ -34,8 +34,8 @@ def prepare(app, base_url: str, contracts: int) -> None:
     """Customers on the fake ServiceNow, each its own company there, a rate card, contracts, fixed lines."""
     from flask_migrate import upgrade
 
+    from devtools.fake_servicenow import company_name
     from portal.extensions import db
-    from portal.integrations.fake_servicenow import company_name
     from portal.models import Contract, Customer, FixedLineItem, RateCard, RateCardItem
     from portal.services import processes
 
@@ -75,7 +75,7 @@ def draft(app, contracts: int) -> dict:
 def fake_servicenow(companies: int, latency_ms: float = 0.0):
     """The fake ServiceNow in its own process, as the real one is a remote system, with the demo records for
     `companies` numbered companies and `latency_ms` added to every answer; yields its base URL."""
-    proc = subprocess.Popen([sys.executable, "-m", "portal.integrations.fake_servicenow", "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "devtools.fake_servicenow", "--port", "0",
                              "--companies", str(companies), "--latency-ms", str(latency_ms)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:

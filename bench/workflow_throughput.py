@@ -268,7 +268,7 @@ def through_rq(app, url: str, people: dict, n: int, workers: int, processes: int
 
 def loop_growth(app, people: dict, rounds: int = 200) -> dict:
     from portal.extensions import db
-    from portal.services import runtime, tasks, users
+    from portal.services import instances, runtime, tasks, users
 
     timings = []
     with app.app_context():
@@ -280,7 +280,7 @@ def loop_growth(app, people: dict, rounds: int = 200) -> dict:
                            {"rounds": str(i)})
             db.session.commit()
             timings.append(time.perf_counter() - t0)
-        status = runtime.get(instance_id).status
+        status = instances.get(instance_id).status
     first, last = timings[:20], timings[-20:]
     return {"rounds": rounds, "first_20_ms": ms(statistics.mean(first)), "last_20_ms": ms(statistics.mean(last)),
             "status": status}

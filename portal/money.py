@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-# ISO 4217 minor units that differ from 2.
-_MINOR_UNITS = {
-    "JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "KWD": 3, "BHD": 3, "OMR": 3, "JOD": 3, "TND": 3,
-}
+from iso4217 import Currency
+
+ZERO = Decimal(0)
+DEFAULT_MINOR_UNITS = 2
 RATE_PLACES = Decimal("0.00000001")
 
 
@@ -26,8 +26,12 @@ def D(value) -> Decimal:  # noqa: N802 - the short name is the point
 
 
 def minor_units(currency: str) -> int:
-    """Number of decimal places used for amounts in this currency."""
-    return _MINOR_UNITS.get(currency.upper(), 2)
+    """Decimal places for amounts in this currency, from the ISO 4217 table (iso4217); 2 if it has none."""
+    try:
+        exponent = Currency(currency.upper()).exponent
+    except ValueError:  # not in the ISO 4217 table: as before, two places
+        return DEFAULT_MINOR_UNITS
+    return DEFAULT_MINOR_UNITS if exponent is None else exponent
 
 
 def quantize(amount, currency: str) -> Decimal:

@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from devtools.fake_servicenow import start_fake_servicenow
 from portal.errors import NotFound, ValidationError
 from portal.extensions import db
 from portal.integrations import servicenow
-from portal.integrations.fake_servicenow import start_fake_servicenow
 from portal.models import Proforma, RateCardItem, ServiceRecord
 from portal.services import billing
 from tests import factories
@@ -236,12 +236,12 @@ def test_a_failed_run_stops_the_fetch_it_started_ahead(app):
     """A draft that fails must not leave the next batch's fetch running through every retry."""
     from concurrent.futures import wait
 
-    from portal.integrations.fake_servicenow import FakeServiceNow
+    from devtools.fake_servicenow import FakeServiceNow
     from portal.services.calllog import Prefetch
 
     slow = start_fake_servicenow(FakeServiceNow.with_companies(40, latency=1.0))
     try:
-        from portal.integrations.fake_servicenow import company_name
+        from devtools.fake_servicenow import company_name
 
         contracts = [contract_for(customer_on(slow.base_url, company_name(i), code=f"SLOW{i:02d}"))
                      for i in range(40)]

@@ -12,9 +12,9 @@ import pytest
 from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
+from devtools import demo
 from portal import create_app
 from portal.extensions import db
-from portal.services import demo
 from tests.conftest import IN_CI, app_config
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import HumanTask, ProcessInstance
 from portal.models.types import utcnow
-from portal.services import processes, runtime
+from portal.services import instances, processes, runtime
 from portal.services.paging import Page
 from tests import factories
 from tests.conftest import csrf_from, login_as
@@ -58,7 +58,7 @@ def test_reviewer_claims_from_the_queue_and_completes_with_an_outcome(app, clien
     task = db.session.get(HumanTask, review_task.id)
     assert (task.state, task.outcome, task.completed_by) == ("completed", "approved", reviewer.email)
     assert db.session.get(ProcessInstance, task.instance_id).status == "completed"
-    assert runtime.load(task.instance).variables()["hours"] == 3
+    assert instances.load(task.instance).variables()["hours"] == 3
     assert "approved" in text(client.get("/tasks/?view=completed"))
 
 

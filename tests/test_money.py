@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from portal.money import D, quantize, quantize_rate
+from portal.money import D, minor_units, quantize, quantize_rate
 
 
 @pytest.mark.no_db
@@ -12,9 +12,19 @@ def test_floats_are_refused():
 
 
 @pytest.mark.no_db
-@pytest.mark.parametrize("raw", ["12,50", " 12.50 ", 12, Decimal("12.5")])
-def test_amounts_from_text_and_ints(raw):
-    assert D(raw) == Decimal("12.5") or D(raw) == Decimal("12")
+@pytest.mark.parametrize(("raw", "expected"), [("12,50", "12.50"), (" 12.50 ", "12.50"), (12, "12"),
+                                             (Decimal("12.5"), "12.5")])
+def test_amounts_from_text_and_ints(raw, expected):
+    value = D(raw)
+    assert isinstance(value, Decimal)
+    assert value == Decimal(expected) and str(value) == expected  # the exact digits, not just the number
+
+
+@pytest.mark.no_db
+@pytest.mark.parametrize(("currency", "places"), [("EUR", 2), ("usd", 2), ("JPY", 0), ("KRW", 0), ("ISK", 0),
+                                                 ("KWD", 3), ("BHD", 3), ("XAU", 2), ("XYZ", 2)])
+def test_minor_units_come_from_iso4217(currency, places):
+    assert minor_units(currency) == places
 
 
 @pytest.mark.no_db

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import HumanTask, ProcessDefinition, ProcessInstance, ServiceJob
-from portal.services import processes, runtime, tasks
+from portal.services import instances, processes, runtime, tasks
 from tests.conftest import csrf_from, login_as
 
 DATA = Path(__file__).parent / "data" / "workflows"
@@ -198,7 +198,7 @@ def test_a_deploy_that_loses_a_race_answers_409_json(app, client, make_user, mon
 def test_long_histories_are_paged_newest_first(app, client, make_user):
     row = _running_review()
     for i in range(60):
-        runtime.history(row, "note", details={"text": f"line {i}"})
+        instances.history(row, "note", details={"text": f"line {i}"})
     db.session.commit()
     sign_in(app, client, make_user, "admin")
     first = client.get(f"/admin/instances/details/?id={row.id}").get_data(as_text=True)

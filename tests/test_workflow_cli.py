@@ -13,7 +13,7 @@ from portal.cli.workflows import parse_var
 from portal.extensions import db
 from portal.models import ProcessInstance, WorkflowTimer
 from portal.models.types import utcnow
-from portal.services import runtime, service_jobs
+from portal.services import instances, service_jobs
 from tests.factories import ExchangeRateFactory
 from tests.workflow_helpers import (
     eur_rate,
@@ -81,7 +81,7 @@ def test_start_with_typed_variables(app):
     row = instance(started_id(output))
     assert output.strip() == f"Started instance {row.id} (running)."
     assert (row.business_key, row.started_by, row.definition.key) == ("B-1", "cli", "two_steps")
-    variables = runtime.load(row).variables()
+    variables = instances.load(row).variables()
     expected = {"count": 42, "price": Decimal("12.50"), "on": date(2026, 11, 2), "urgent": True, "paid": False,
                 "who": "Ana Lee", "empty": "", "formula": "a=b"}
     assert {k: variables[k] for k in expected} == expected

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import HistoryEvent, HumanTask, ServiceJob
 from portal.models.types import utcnow
-from portal.services import processes, runtime, tasks, timers
+from portal.services import instances, processes, runtime, tasks, timers
 from tests.factories import ExchangeRateFactory
 
 APPROVAL = (Path(__file__).parent / "data" / "workflows" / "approval.bpmn").read_text()
@@ -43,7 +43,7 @@ def test_the_service_task_runs_inside_the_step(inline, make_user):
     # no commit yet: the conversion already ran, in this transaction
     assert open_elements(row) == ["review"]
     assert db.session.scalars(select(ServiceJob).where(ServiceJob.instance_id == row.id)).all() == []
-    assert runtime.load(row).variables()["base_amount"] > 0
+    assert instances.load(row).variables()["base_amount"] > 0
     kinds = [e.kind for e in db.session.scalars(select(HistoryEvent).where(HistoryEvent.instance_id == row.id))]
     assert "service_task_run" in kinds
 
@@ -74,7 +74,7 @@ def test_four_eyes_holds_after_the_engine_compacted_the_history(app, make_user):
     tasks.complete(open_task().id, preparer, {})
     for i in range(1, 81):
         tasks.complete(open_task().id, reviewer, {"rounds": str(i)})
-    assert "prepare" not in {t.task_spec.bpmn_id for t in runtime.load(row).workflow.tasks.values()}
+    assert "prepare" not in {t.task_spec.bpmn_id for t in instances.load(row).workflow.tasks.values()}
     approve = open_task()
     assert approve.element_id == "approve" and approve.excluded_users == [preparer.email]
     from portal.errors import Forbidden

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import HumanTask, ProcessInstance, ServiceJob, User, WorkflowTimer
-from portal.services import outbox, processes, runtime, service_jobs, tasks, timers
+from portal.services import instances, outbox, processes, runtime, service_jobs, tasks, timers
 from tests import factories
 from tests.conftest import require_service
 from tests.services import flask_command, fresh_postgres_database, postgres_reachable
@@ -104,7 +104,7 @@ def test_two_concurrent_completions_on_postgres_one_wins():
             assert [(t.element_id, t.state) for t in rows] == [("sign", "completed"), ("countersign", "open")]
             assert rows[0].completed_by == emails[winner] and rows[1].excluded_users == [emails[winner]]
             assert [e.actor for e in events(row.id, "task_completed")] == [emails[winner]]
-            engine_state = runtime.load(row)
+            engine_state = instances.load(row)
             assert [t.element_id for t in engine_state.user_tasks()] == ["countersign"]
             assert engine_state.variables()["pages"] == 2
 

@@ -21,7 +21,6 @@ from SpiffWorkflow.util.task import TaskIterator, TaskState
 from workflows import expressions, parser, serializer
 from workflows.compiler import Definition, compile_definition, starter_diagram  # noqa: F401 - the engine API
 from workflows.migration import ACTIVE as _ACTIVE
-from workflows.migration import migration_blockers  # noqa: F401 - the engine API
 from workflows.parser import (  # noqa: F401 - the engine API
     FOUR_EYES_PROPERTY,
     OUTCOMES_PROPERTY,

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from workflows.compiler import Definition
 
-if TYPE_CHECKING:
-    from workflows.engine import Instance
-
 ACTIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING  # a task that is waiting for something
 
 
-def migration_blockers(instance: Instance, target: Definition) -> list[str]:
-    """Why the instance's state cannot continue on `target` (empty: it can).
+def migration_blockers(workflow: BpmnWorkflow, target: Definition) -> list[str]:
+    """Why a running workflow's state cannot continue on `target` (empty: it can).
 
     Every element the state has touched must exist in the target, and unfinished elements must lead
     to the same next elements, so nothing already predicted is left dangling.
     """
     reasons = []
-    for task in instance.workflow.get_tasks():
+    for task in workflow.get_tasks():
         name, label = task.task_spec.name, task.task_spec.bpmn_id or task.task_spec.name
         new_spec = _spec_in(target, task.workflow.spec.name, name)
         if new_spec is None:

@@ -9,9 +9,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from devtools import demo
 from portal.errors import DomainError
 from portal.extensions import db
-from portal.services import audit, auth, demo, users
+from portal.services import audit, auth, users
 
 users_cli = AppGroup("users", help="Create users and manage their second factor.")
 demo_cli = AppGroup("demo", help="Demo data.")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from portal.errors import InvalidDiagramError
 from portal.extensions import db
 from portal.models import HumanTask
-from portal.services import auth, processes, runtime, tasks, timers
+from portal.services import auth, instances, processes, runtime, tasks, timers
 
 workflows_cli = AppGroup("workflows", help="Deploy processes and operate instances.")
 
@@ -148,7 +148,7 @@ def show(instance_id, as_json):
     """Status, active elements, variables and history of an instance."""
     from portal.cli import run_use_case
 
-    data = run_use_case(lambda: runtime.describe(runtime.get(instance_id)))
+    data = run_use_case(lambda: runtime.describe(instances.get(instance_id)))
     if as_json:
         _echo_json(data)
         return

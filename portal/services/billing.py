@@ -7,21 +7,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
+from portal import settings
 from portal.errors import DomainError, NotFound, ValidationError
 from portal.extensions import db
 from portal.integrations import servicenow
 from portal.models import Contract, Proforma, ProformaLine, ServiceRecord
 from portal.models.billing import PROFORMA_STATES
 from portal.models.types import utcnow
-from portal.money import D, quantize
+from portal.money import ZERO, D, quantize
 from portal.services import calllog, runtime
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-ZERO = Decimal(0)
 
 
 @dataclass
@@ -58,7 +57,7 @@ def draft_period(period: str, contract_number: str | None = None, prepared_by: s
     report = DraftReport()
     contracts = _contracts(year, month, contract_number)
     batches = [contracts[first:first + FETCH_BATCH] for first in range(0, len(contracts), FETCH_BATCH)]
-    prefetch = None if fetch else calllog.Prefetch(year, month, current_app.config["CALLLOG_FETCH_WORKERS"])
+    prefetch = None if fetch else calllog.Prefetch(year, month, settings.config()["CALLLOG_FETCH_WORKERS"])
     try:
         if prefetch and batches:
             prefetch.start(batches[0])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flask import current_app
 from sqlalchemy import select
 
+from portal import settings
 from portal.errors import ValidationError
 from portal.extensions import db
 from portal.integrations import mail, uploads
@@ -17,10 +17,10 @@ from portal.services import billing, masterdata
 
 def smtp_settings() -> mail.SmtpSettings:
     """SMTP_URL from the configuration, sending as the seller."""
-    url = current_app.config.get("SMTP_URL")
+    url = settings.config().get("SMTP_URL")
     if not url:
         raise ValidationError("SMTP_URL", "no mail server is configured (e.g. smtp://user:pass@host:587?starttls=1)")
-    config = current_app.config
+    config = settings.config()
     return replace(mail.SmtpSettings.from_url(url), sender=f"{config['SELLER_NAME']} <{config['SELLER_EMAIL']}>")
 
 
@@ -38,7 +38,7 @@ def email_operation(params: dict, context) -> dict:
         to=recipients, subject=f"Proforma invoice {proforma.number} ({proforma.period})",
         text=(f"Dear customer,\n\nplease find attached proforma invoice {proforma.number} for {proforma.period}, "
               f"{proforma.gross_total} {proforma.currency}, due {proforma.due_date:%Y-%m-%d}.\n\n"
-              f"It is also available in your customer portal.\n\n{current_app.config['SELLER_NAME']}\n"),
+              f"It is also available in your customer portal.\n\n{settings.config()['SELLER_NAME']}\n"),
         attachments=[mail.Attachment(pdf.filename, pdf.content, "application/pdf")],
         message_id=f"proforma-mail:{proforma.id}:{pdf.sha256}",
         headers={"Auto-Submitted": "auto-generated"})

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from flask import current_app
 from sqlalchemy import select
 
+from portal import settings
 from portal.errors import ValidationError
 from portal.exports import pdf
 from portal.exports.document import Document, Line, Party, TaxBreakdown
@@ -41,7 +41,7 @@ def document_for(proforma: Proforma) -> Document:
 
 def seller() -> Party:
     """The issuing company, from the configuration."""
-    config = current_app.config
+    config = settings.config()
     return Party(name=config["SELLER_NAME"], vat_id=config["SELLER_VAT_ID"], street=config["SELLER_STREET"],
                  city=config["SELLER_CITY"], postcode=config["SELLER_POSTCODE"], country=config["SELLER_COUNTRY"],
                  email=config["SELLER_EMAIL"])

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from flask import current_app
 from sqlalchemy import select
 
+from portal import settings
 from portal.errors import ValidationError
 from portal.extensions import db
 from portal.models import ExchangeRate
@@ -24,7 +24,7 @@ class Conversion:
 
 
 def base_currency() -> str:
-    return current_app.config["BASE_CURRENCY"]
+    return settings.config()["BASE_CURRENCY"]
 
 
 def rate_on(currency: str, on: date) -> ExchangeRate | None:

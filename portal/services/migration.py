@@ -6,8 +6,9 @@ from datetime import datetime
 
 from portal.errors import Conflict
 from portal.models.types import utcnow
-from portal.services import processes, runtime
+from portal.services import instances, processes, runtime
 from workflows import engine
+from workflows.migration import migration_blockers
 
 
 def check(row) -> tuple[object, list[str]]:
@@ -17,21 +18,21 @@ def check(row) -> tuple[object, list[str]]:
         return newest, ["the instance already runs the newest version"]
     if row.status not in ("running", "incident"):
         return newest, [f"the instance is {row.status}"]
-    old = runtime.load(row)
-    reasons = engine.migration_blockers(old, processes.compiled(newest))
+    old = instances.load(row)
+    reasons = migration_blockers(old.workflow, processes.compiled(newest))
     return newest, reasons
 
 
 def migrate(instance_id: int, by: str, now: datetime | None = None):
     """Re-attach the instance's state to the newest version; Conflict says why when it is not safe."""
-    row = runtime.lock(instance_id)
+    row = instances.lock(instance_id)
     newest, reasons = check(row)
     if reasons:
         raise Conflict("cannot migrate: " + "; ".join(reasons))
     previous = row.definition.version
     instance = engine.Instance.load(processes.compiled(newest), row.state)
     row.definition = newest
-    runtime.history(row, "migrated", actor=by, details={"from": previous, "to": newest.version})
+    instances.history(row, "migrated", actor=by, details={"from": previous, "to": newest.version})
     runtime.act(row, instance, instance.advance, now or utcnow())
     runtime.refresh_open_tasks(row, instance, now or utcnow())
     return row

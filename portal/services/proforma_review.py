@@ -10,7 +10,7 @@ from portal.errors import Forbidden, NotFound, ValidationError
 from portal.extensions import db
 from portal.models import HumanTask, Proforma, ProformaLine, User
 from portal.models.types import utcnow
-from portal.services import billing, runtime, tasks
+from portal.services import billing, instances, runtime, tasks
 
 REVIEW_STEP = "review"
 
@@ -59,7 +59,7 @@ def remove_line(task_id: int, user: User, line_id: int) -> None:
 
 
 def _editable(task_id: int, user: User) -> tuple[HumanTask, Proforma]:
-    _, task = runtime.lock_for_task(task_id)
+    _, task = instances.lock_for_task(task_id)
     proforma = proforma_for(task)
     if proforma is None:
         raise NotFound(f"task {task_id} is not about a proforma")
@@ -75,8 +75,8 @@ def _changed(task: HumanTask, proforma: Proforma, user: User) -> None:
     billing.recalculate(proforma)
     proforma.editors = sorted({*(proforma.editors or []), user.email})
     task.contributors = sorted({*(task.contributors or []), user.email})
-    row = runtime.lock(task.instance_id)
-    instance = runtime.load(row)
+    row = instances.lock(task.instance_id)
+    instance = instances.load(row)
     instance.set_task_variables(task.task_guid, {"gross_total": proforma.gross_total})
     runtime.sync(row, instance, utcnow())
 

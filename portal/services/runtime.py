@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import joinedload
 
+from portal import settings
 from portal.errors import Conflict, NotFound, ValidationError
 from portal.extensions import db
 from portal.models import HistoryEvent, HumanTask, ProcessInstance, ServiceJob, WorkflowTimer
 from portal.models.types import utcnow
-from portal.services import outbox, processes
+from portal.services import outbox, processes, service_calls
+from portal.services.instances import history, incident, load, lock
 from portal.services.paging import paginate
 from workflows import engine, operations, serializer
 from workflows.engine import StepFailed
@@ -37,61 +37,6 @@ def start(key: str, business_key: str = "", variables: dict | None = None, start
     return row
 
 
-def get(instance_id: int) -> ProcessInstance:
-    row = db.session.get(ProcessInstance, instance_id)
-    if row is None:
-        raise NotFound(f"no process instance {instance_id}")
-    return row
-
-
-def lock(instance_id: int) -> ProcessInstance:
-    """The instance row, locked for this transaction (SELECT ... FOR UPDATE on PostgreSQL)."""
-    return _locked(ProcessInstance.id == instance_id, f"no process instance {instance_id}")
-
-
-def lock_for_task(task_id: int) -> tuple[ProcessInstance, HumanTask]:
-    """A human task and its instance, both locked and read fresh, in one statement."""
-    return _lock_with(HumanTask, task_id, f"no task {task_id}")
-
-
-def lock_for_job(job_id: int) -> tuple[ProcessInstance, ServiceJob]:
-    """A service job and its instance, both locked and read fresh, in one statement."""
-    return _lock_with(ServiceJob, job_id, f"no job {job_id}")
-
-
-def _lock_with(model, row_id: int, missing: str):
-    # Lock order everywhere: the instance, then its task or job rows. PostgreSQL locks the rows in the order
-    # of FOR UPDATE OF, so two use cases on one instance queue on the instance instead of deadlocking.
-    found = db.session.execute(
-        select(ProcessInstance, model).join(model, model.instance_id == ProcessInstance.id)
-        .where(model.id == row_id).options(joinedload(ProcessInstance.definition))
-        .with_for_update(of=[ProcessInstance, model]).execution_options(populate_existing=True)).first()
-    if found is None:
-        raise NotFound(missing)
-    return found[0], found[1]
-
-
-def lock_if_free(instance_id: int) -> ProcessInstance | None:
-    """The instance row locked, or None at once if another transaction holds it (PostgreSQL SKIP LOCKED)."""
-    return db.session.scalar(_instance_for_update(ProcessInstance.id == instance_id, skip_locked=True))
-
-
-def _locked(where, missing: str) -> ProcessInstance:
-    row = db.session.scalar(_instance_for_update(where))
-    if row is None:
-        raise NotFound(missing)
-    return row
-
-
-def _instance_for_update(where, skip_locked: bool = False):
-    return (select(ProcessInstance).where(where).options(joinedload(ProcessInstance.definition))
-            .with_for_update(of=ProcessInstance, skip_locked=skip_locked))
-
-
-def load(row: ProcessInstance) -> engine.Instance:
-    return engine.Instance.load(processes.compiled(row.definition), row.state)
-
-
 def act(row: ProcessInstance, instance: engine.Instance, action, now: datetime, *args,
         finished: str | None = None) -> StepFailed | None:
     """Run one engine action; a failure becomes an incident instead of an error (and is returned). Then sync
@@ -107,28 +52,15 @@ def act(row: ProcessInstance, instance: engine.Instance, action, now: datetime, 
         failure = exc
         incident(row, exc)
     if failure is None and inline_service_tasks():
-        from portal.services import service_jobs  # the two modules call each other; import at use
-
-        handled = service_jobs.run_inline(row, instance, now)
+        handled = service_calls.run_inline(row, instance, now)
     sync(row, instance, now, handled, finished)
     return failure
 
 
 def inline_service_tasks() -> bool:
     """Run service tasks inside the step (embedded mode default) or as jobs after the commit (with Redis)."""
-    configured = current_app.config.get("SERVICE_TASKS_INLINE")
-    return not current_app.config.get("REDIS_URL") if configured is None else bool(configured)
-
-
-def incident(row: ProcessInstance, exc: StepFailed) -> None:
-    """Mark the instance as failed at an element, with the reason in its history."""
-    failed(row, exc.element_id, error=exc.message)
-
-
-def failed(row: ProcessInstance, element_id: str, **details) -> None:
-    """The instance stops with an incident at `element_id`; `details` (the error, ...) go to its history."""
-    row.status = "incident"
-    history(row, "failed", element_id, details=details)
+    configured = settings.config().get("SERVICE_TASKS_INLINE")
+    return not settings.config().get("REDIS_URL") if configured is None else bool(configured)
 
 
 def sync(row: ProcessInstance, instance: engine.Instance, now: datetime, handled: set[str] = frozenset(),
@@ -240,14 +172,6 @@ def _update(model, guids: list, *where, **values) -> None:
     if model is HumanTask:  # a task shown before this change must answer 409 when completed
         statement = statement.values(version=HumanTask.version + 1)
     db.session.execute(statement, execution_options={"synchronize_session": "fetch"})
-
-
-def history(row: ProcessInstance, kind: str, element_id: str = "", actor: str = "", details: dict | None = None):
-    """Add a line to the instance's history."""
-    event = HistoryEvent(instance=row, kind=kind, element_id=element_id or "", actor=actor or "",
-                         details=details or {})
-    db.session.add(event)
-    return event
 
 
 def correlate_message(name: str, business_key: str, payload: dict | None = None,

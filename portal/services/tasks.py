@@ -12,7 +12,7 @@ from portal.extensions import db
 from portal.models import HumanTask, TaskComment, User
 from portal.models.types import utcnow
 from portal.models.user import ADMIN, FINANCE_MANAGER
-from portal.services import runtime
+from portal.services import instances, runtime
 
 MANAGERS = {ADMIN, FINANCE_MANAGER}
 
@@ -48,7 +48,7 @@ def refusal(task: HumanTask, user: User) -> str | None:
 
 
 def claim(task_id: int, user: User) -> HumanTask:
-    row, task = runtime.lock_for_task(task_id)
+    row, task = instances.lock_for_task(task_id)
     if task.assignee == user.email:
         return task
     if task.assignee:
@@ -57,19 +57,19 @@ def claim(task_id: int, user: User) -> HumanTask:
     if reason:
         raise Forbidden(reason)
     task.assignee = user.email
-    runtime.history(row, "claimed", task.element_id, user.email)
+    instances.history(row, "claimed", task.element_id, user.email)
     return task
 
 
 def unclaim(task_id: int, user: User) -> HumanTask:
-    row, task = runtime.lock_for_task(task_id)
+    row, task = instances.lock_for_task(task_id)
     if task.state != "open":
         raise Conflict(f"the task is {task.state}")
     if not task.assignee:
         raise Conflict("nobody has claimed this task")
     if task.assignee != user.email and not user.role_codes & MANAGERS:
         raise Forbidden("only the assignee or a finance manager can hand a task back")
-    runtime.history(row, "unclaimed", task.element_id, user.email, {"from": task.assignee})
+    instances.history(row, "unclaimed", task.element_id, user.email, {"from": task.assignee})
     task.assignee = None
     return task
 
@@ -78,7 +78,7 @@ def reassign(task_id: int, manager: User, assignee_email: str) -> HumanTask:
     """A finance manager or admin gives an open task to someone who may do it."""
     if not manager.role_codes & MANAGERS:
         raise Forbidden("only finance managers and admins reassign tasks")
-    row, task = runtime.lock_for_task(task_id)
+    row, task = instances.lock_for_task(task_id)
     target = db.session.scalar(select(User).where(User.email == (assignee_email or "").strip().lower()))
     if target is None or not target.is_active:
         raise ValidationError("assignee", f"no active user {assignee_email}")
@@ -88,7 +88,7 @@ def reassign(task_id: int, manager: User, assignee_email: str) -> HumanTask:
         task.assignee = previous
         raise ValidationError("assignee", f"{target.email} cannot do this task: {reason}")
     task.assignee = target.email
-    runtime.history(row, "reassigned", task.element_id, manager.email, {"from": previous, "to": target.email})
+    instances.history(row, "reassigned", task.element_id, manager.email, {"from": previous, "to": target.email})
     return task
 
 
@@ -108,7 +108,7 @@ def complete(task_id: int, user: User, values: dict, expected_version: int | Non
              outcome: str | None = None, now: datetime | None = None) -> HumanTask:
     """Complete a task with its form values; 409 if it changed since shown, 403 if the user may not."""
     now = now or utcnow()
-    row, task = runtime.lock_for_task(task_id)
+    row, task = instances.lock_for_task(task_id)
     if expected_version is not None and task.version != expected_version:
         raise Conflict("the task changed since you opened it; reload and try again")
     reason = refusal(task, user)
@@ -119,9 +119,9 @@ def complete(task_id: int, user: User, values: dict, expected_version: int | Non
         raise ValidationError("outcome", f"choose one of {', '.join(task.outcomes)}")
     if outcome:
         data["outcome"] = outcome
-    instance = runtime.load(row)
+    instance = instances.load(row)
     task.state, task.outcome, task.completed_by, task.completed_at = "completed", outcome, user.email, now
-    runtime.history(row, "task_completed", task.element_id, user.email, {"outcome": outcome} if outcome else {})
+    instances.history(row, "task_completed", task.element_id, user.email, {"outcome": outcome} if outcome else {})
     runtime.act(row, instance, instance.complete_user_task, now, task.task_guid, data, user.email,
                 finished=task.task_guid)
     return task

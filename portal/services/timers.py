@@ -10,7 +10,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import ProcessInstance, WorkflowTimer
 from portal.models.types import utcnow
-from portal.services import runtime, service_jobs
+from portal.services import instances, runtime, service_jobs
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def _fire_apart(timer_id: int, instance_id: int, now: datetime) -> str:
 
 
 def _fire(timer_id: int, instance_id: int, now: datetime) -> str:
-    row = runtime.lock_if_free(instance_id)
+    row = instances.lock_if_free(instance_id)
     if row is None:
         return "busy"
     # Read the timer again under the lock: firing another timer, or a completion, may have removed it.
@@ -61,19 +61,19 @@ def _fire(timer_id: int, instance_id: int, now: datetime) -> str:
     if timer is None or timer.fired_at is not None or timer.failed_at is not None or row.status not in LIVE:
         return "gone"
     timer.fired_at = now
-    instance = runtime.load(row)
-    runtime.history(row, "timer_fired", timer.element_id, details={"due_at": timer.due_at.isoformat()})
+    instance = instances.load(row)
+    instances.history(row, "timer_fired", timer.element_id, details={"due_at": timer.due_at.isoformat()})
     runtime.act(row, instance, instance.fire_timer, now, timer.task_guid, now)
     return "fired"
 
 
 def _park(timer_id: int, instance_id: int, error: str, now: datetime) -> None:
-    row = runtime.lock_if_free(instance_id)
+    row = instances.lock_if_free(instance_id)
     timer = db.session.get(WorkflowTimer, timer_id, populate_existing=True)
     if row is None or timer is None:
         return  # busy or gone: the next sweep sees it again
     timer.failed_at, timer.last_error = now, error
-    runtime.failed(row, timer.element_id, timer=timer.element_id, error=error)
+    instances.failed(row, timer.element_id, timer=timer.element_id, error=error)
 
 
 def sweep(now: datetime | None = None) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from portal.integrations.fake_servicenow import FakeServiceNow, RunningFake, start_fake_servicenow
+from devtools.fake_servicenow import FakeServiceNow, RunningFake, start_fake_servicenow
 
 
 def start_fake_answering_in_pairs(timeout: float = 5) -> RunningFake:

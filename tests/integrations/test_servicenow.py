@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pytest
 
-from portal.integrations.fake_servicenow import (
+from devtools.fake_servicenow import (
     CLIENT_ID,
     CLIENT_SECRET,
     PASSWORD,
@@ -244,7 +244,7 @@ def test_entry_point_serves_the_demo():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "portal.integrations.fake_servicenow", "--port", str(port)]
+    command = [sys.executable, "-m", "devtools.fake_servicenow", "--port", str(port)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert f"http://127.0.0.1:{port}" in process.stdout.readline()
@@ -318,7 +318,7 @@ def test_an_unexpected_failure_fails_only_its_own_connection(server, caplog):
 
 
 def test_the_load_test_fake_gives_every_numbered_company_its_own_copy_of_the_demo_records(sleeps):
-    from portal.integrations.fake_servicenow import INDEXED_FROM, company_name
+    from devtools.fake_servicenow import INDEXED_FROM, company_name
 
     fake = FakeServiceNow.with_companies(90)  # enough rows for the company index to answer
     assert len(fake.tables["incident"]) >= INDEXED_FROM

@@ -6,6 +6,7 @@ import pytest
 
 from tests.workflows.helpers import compile_xml, complete, linear, user_task, wrap
 from workflows import engine
+from workflows.migration import migration_blockers
 
 pytestmark = pytest.mark.no_db
 
@@ -24,15 +25,15 @@ def _waiting_in_subprocess() -> engine.Instance:
 
 def test_an_instance_inside_an_embedded_subprocess_can_move_to_an_equal_version():
     same = compile_xml(_in_subprocess(user_task("check", 'camunda:candidateGroups="reviewer"')))
-    assert engine.migration_blockers(_waiting_in_subprocess(), same) == []
+    assert migration_blockers(_waiting_in_subprocess().workflow, same) == []
 
 
 def test_a_waiting_element_gone_from_the_subprocess_blocks_the_move():
     gone = compile_xml(_in_subprocess(user_task("verify")))
-    assert "check is not in the new version" in engine.migration_blockers(_waiting_in_subprocess(), gone)
+    assert "check is not in the new version" in migration_blockers(_waiting_in_subprocess().workflow, gone)
 
 
 def test_an_element_that_changed_kind_blocks_the_move():
     instance = engine.Instance.start(compile_xml(wrap(linear(user_task("check")))), {})
     manual = compile_xml(wrap(linear('<bpmn:manualTask id="check"/>')))
-    assert engine.migration_blockers(instance, manual) == ["check is a different kind of element in the new version"]
+    assert migration_blockers(instance.workflow, manual) == ["check is a different kind of element in the new version"]

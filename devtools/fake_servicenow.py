@@ -351,7 +351,7 @@ def start_fake_servicenow(fake: FakeServiceNow | None = None, host: str = "127.0
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve the demo fake in the foreground: python -m portal.integrations.fake_servicenow --port 8099."""
+    """Serve the demo fake in the foreground: python -m devtools.fake_servicenow --port 8099."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8099)

@@ -98,8 +98,8 @@ def _proformas():
     """October's proformas, drafted from a fake ServiceNow run in-process; ACME's is approved (customer portal)."""
     from dataclasses import replace
 
+    from devtools.fake_servicenow import start_fake_servicenow
     from portal.integrations import servicenow
-    from portal.integrations.fake_servicenow import start_fake_servicenow
 
     if _find(Proforma, period=DEMO_PERIOD) is None:
         running = start_fake_servicenow()
@@ -129,7 +129,7 @@ def _run_queued_jobs(instance_id: int) -> None:
         service_jobs.run(job.id)
 
 
-DEMO_PROCESS = Path(__file__).resolve().parents[2] / "workflows" / "definitions" / "approval.bpmn"
+DEMO_PROCESS = Path(__file__).resolve().parents[1] / "workflows" / "definitions" / "approval.bpmn"
 PROFORMA_PROCESS = DEMO_PROCESS.with_name("proforma_approval.bpmn")
 
 
@@ -158,7 +158,7 @@ def _add(obj):
     return obj
 
 
-# The fake ServiceNow that `make run` starts (portal/integrations/fake_servicenow.py) and its demo login.
+# The fake ServiceNow that `make run` starts (devtools/fake_servicenow.py) and its demo login.
 DEMO_CALLLOG = {"calllog_url": "http://127.0.0.1:8099", "calllog_auth": "basic", "calllog_username": "ledgerflow",
                 "calllog_secret": "demo-servicenow-pass"}
 
