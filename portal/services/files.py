@@ -7,10 +7,11 @@ import mimetypes
 
 from sqlalchemy import func, select
 
-from portal.errors import NotFound, ValidationError
+from portal.errors import ValidationError
 from portal.extensions import db
 from portal.models import DocumentTemplate, Project, ProjectDocument
 from portal.models.documents import TEMPLATE_KINDS
+from portal.services.lookup import get_or_not_found
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 
@@ -43,10 +44,7 @@ def attach_project_document(project: Project, filename: str, content: bytes, upl
 
 def get_file(model, file_id: int):
     """A stored template or project document by id, with its content loaded."""
-    stored = db.session.get(model, file_id)
-    if stored is None:
-        raise NotFound(f"no {model.__name__} {file_id}")
-    return stored
+    return get_or_not_found(model, file_id, model.__name__)
 
 
 def _check_file(filename: str, content: bytes) -> None:

@@ -9,15 +9,13 @@ from portal.errors import NotFound
 from portal.extensions import db
 from portal.models import HistoryEvent, HumanTask, ProcessInstance, ServiceJob
 from portal.services import processes
+from portal.services.lookup import get_or_not_found
 from workflows import engine
 from workflows.engine import StepFailed
 
 
 def get(instance_id: int) -> ProcessInstance:
-    row = db.session.get(ProcessInstance, instance_id)
-    if row is None:
-        raise NotFound(f"no process instance {instance_id}")
-    return row
+    return get_or_not_found(ProcessInstance, instance_id, "process instance")
 
 
 def lock(instance_id: int) -> ProcessInstance:

@@ -11,6 +11,7 @@ from portal.errors import Conflict, InvalidDiagramError, NotFound
 from portal.extensions import db
 from portal.models import ProcessDefinition
 from portal.models.user import ROLE_CATALOG
+from portal.services.lookup import get_or_not_found
 from portal.services.paging import Page, paginate
 from workflows import engine, operations
 from workflows.parser import InvalidDiagram, Rules
@@ -78,10 +79,7 @@ def _versions(key: str | None):
 
 
 def get(definition_id: int) -> ProcessDefinition:
-    found = db.session.get(ProcessDefinition, definition_id)
-    if found is None:
-        raise NotFound(f"no process definition {definition_id}")
-    return found
+    return get_or_not_found(ProcessDefinition, definition_id, "process definition")
 
 
 _compiled: dict[tuple[int, str], engine.Definition] = {}

@@ -11,6 +11,7 @@ from portal.extensions import db
 from portal.models import ServiceJob
 from portal.models.types import utcnow
 from portal.services import instances, outbox, runtime, service_calls
+from portal.services.lookup import get_or_not_found
 from workflows import operations
 
 
@@ -81,10 +82,7 @@ def incidents() -> list[ServiceJob]:
 
 
 def get(job_id: int) -> ServiceJob:
-    job = db.session.get(ServiceJob, job_id)
-    if job is None:
-        raise NotFound(f"no job {job_id}")
-    return job
+    return get_or_not_found(ServiceJob, job_id, "job")
 
 
 def requeue_due(now: datetime) -> int:

@@ -13,15 +13,13 @@ from portal.models import HumanTask, TaskComment, User
 from portal.models.types import utcnow
 from portal.models.user import ADMIN, FINANCE_MANAGER
 from portal.services import instances, runtime
+from portal.services.lookup import get_or_not_found
 
 MANAGERS = {ADMIN, FINANCE_MANAGER}
 
 
 def get(task_id: int) -> HumanTask:
-    task = db.session.get(HumanTask, task_id)
-    if task is None:
-        raise NotFound(f"no task {task_id}")
-    return task
+    return get_or_not_found(HumanTask, task_id, "task")
 
 
 def is_candidate(task: HumanTask, user: User) -> bool:
