@@ -86,6 +86,7 @@ def _without_savepoint(handler, params: dict, context) -> dict:
 
 
 def retry_or_incident(job: ServiceJob, row, operation, exc: Exception, now: datetime) -> str:
+    """A failed try: schedule the next one with backoff, or after the last one record an incident."""
     log.warning("operation %s failed for instance %s (attempt %s): %s", job.topic, row.id, job.attempts, exc)
     if job.attempts >= job.max_attempts:
         return give_up(job, row, f"{type(exc).__name__}: {exc}")
