@@ -30,7 +30,7 @@ from portal.exports.cells import neutralise_formula
 from portal.extensions import db
 from portal.money import D
 from portal.security import can
-from portal.services import masterdata
+from portal.services.masterdata import rules
 
 
 class AdminForm(BaseForm):
@@ -159,7 +159,7 @@ class SecuredModelView(GuardedView, ModelView):
     def on_model_change(self, form, model, is_created):
         """Check every row this save touches (inline rows too) before the commit."""
         for obj in list(db.session.new) + list(db.session.dirty):
-            masterdata.validate(obj)
+            rules.validate(obj)
 
     def create_model(self, form):
         return self._with_field_errors(form, super().create_model(form))

@@ -18,7 +18,7 @@ from admin.masterdata import choices
 from portal.extensions import db
 from portal.models import DocumentTemplate, Project, ProjectDocument
 from portal.models.documents import TEMPLATE_KINDS
-from portal.services import files
+from portal.services.billing import files
 
 
 class TemplateUploadForm(AdminForm):

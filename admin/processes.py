@@ -13,7 +13,7 @@ from portal.errors import DomainError, InvalidDiagramError, NotFound, Validation
 from portal.extensions import db
 from portal.models import ProcessInstance, ServiceJob
 from portal.security import can
-from portal.services import migration, processes, runtime, service_jobs
+from portal.services.workflow import definitions, migration, service_jobs, steps
 from workflows import engine, operations
 
 
@@ -26,14 +26,14 @@ class DiagramsView(GuardedView, BaseView):
     @expose("/")
     def index(self):
         key = request.args.get("process", "")
-        page = processes.versions_page(key or None, request.args.get("page", 1, type=int))
-        return self.render("admin/processes/index.html", page=page, process=key, keys=processes.keys(),
+        page = definitions.versions_page(key or None, request.args.get("page", 1, type=int))
+        return self.render("admin/processes/index.html", page=page, process=key, keys=definitions.keys(),
                            may_deploy=self.may_write)
 
     @expose("/editor")
     def editor(self):
         definition_id = request.args.get("version", type=int)
-        xml = processes.get(definition_id).bpmn_xml if definition_id else engine.starter_diagram()
+        xml = definitions.get(definition_id).bpmn_xml if definition_id else engine.starter_diagram()
         return self.render("admin/processes/editor.html", xml=xml, may_deploy=self.may_write,
                            templates=operations.element_templates())
 
@@ -41,7 +41,7 @@ class DiagramsView(GuardedView, BaseView):
     def xml(self, definition_id: int):
         # The file is whatever an analyst deployed: downloaded, never rendered as a page of this site (an SVG
         # or XHTML element in it could otherwise run script with the viewer's session).
-        definition = processes.get(definition_id)
+        definition = definitions.get(definition_id)
         return Response(definition.bpmn_xml, mimetype="application/xml", headers={
             "Content-Disposition": f'attachment; filename="{definition.key}-v{definition.version}.bpmn"',
             "Content-Security-Policy": "sandbox; default-src 'none'", "X-Content-Type-Options": "nosniff"})
@@ -49,7 +49,7 @@ class DiagramsView(GuardedView, BaseView):
     @expose("/validate", methods=["POST"])
     def validate(self):
         try:
-            processes.validate(_posted_xml())
+            definitions.validate(_posted_xml())
         except InvalidDiagramError as exc:
             return jsonify(ok=False, problems=_problems(exc)), 200
         return jsonify(ok=True, problems=[])
@@ -59,7 +59,7 @@ class DiagramsView(GuardedView, BaseView):
         if not self.may_write:
             abort(403)
         try:
-            definition = processes.deploy(_posted_xml(), current_user.email)
+            definition = definitions.deploy(_posted_xml(), current_user.email)
             db.session.commit()
         except InvalidDiagramError as exc:
             db.session.rollback()
@@ -104,7 +104,7 @@ class InstancesView(ReadOnlyView):
     def render(self, template, **kwargs):
         if template == self.details_template and kwargs.get("model") is not None:
             row = kwargs["model"]
-            kwargs.update(info=runtime.describe(row, request.args.get("history_page", 1, type=int)),
+            kwargs.update(info=steps.describe(row, request.args.get("history_page", 1, type=int)),
                           may_operate=self.may_write,
                           migration=migration.check(row)[1])
         return super().render(template, **kwargs)
@@ -116,7 +116,7 @@ class InstancesView(ReadOnlyView):
 
     @expose("/<int:instance_id>/cancel", methods=["POST"])
     def cancel(self, instance_id: int):
-        return self._operate(instance_id, lambda: runtime.cancel(instance_id, current_user.email),
+        return self._operate(instance_id, lambda: steps.cancel(instance_id, current_user.email),
                              "The instance was cancelled.")
 
     @expose("/<int:instance_id>/migrate", methods=["POST"])

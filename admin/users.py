@@ -14,7 +14,7 @@ from admin.base import ReadOnlyView, SecuredModelView
 from portal.errors import ValidationError
 from portal.extensions import db
 from portal.models import AuditEvent, Role, User
-from portal.services import auth, users
+from portal.services.identity import auth, users
 
 
 def _second_factor(view, context, model, name):

@@ -37,11 +37,11 @@ def prepare(app, base_url: str, contracts: int) -> None:
     from devtools.fake_servicenow import company_name
     from portal.extensions import db
     from portal.models import Contract, Customer, FixedLineItem, RateCard, RateCardItem
-    from portal.services import processes
+    from portal.services.workflow import definitions
 
     with app.app_context():
         upgrade()
-        processes.deploy((ROOT / "workflows" / "definitions" / "proforma_approval.bpmn").read_text(), "bench")
+        definitions.deploy((ROOT / "workflows" / "definitions" / "proforma_approval.bpmn").read_text(), "bench")
         card = RateCard(name="Bench", currency="EUR", valid_from=date(2026, 1, 1),
                         items=[RateCardItem(kind=k, key=key, unit_price=Decimal(p)) for (k, key), p in PRICES.items()])
         db.session.add(card)
@@ -59,11 +59,11 @@ def prepare(app, base_url: str, contracts: int) -> None:
 
 def draft(app, contracts: int) -> dict:
     from portal.extensions import db
-    from portal.services import billing
+    from portal.services.billing import drafting
 
     with app.app_context():
         started = time.perf_counter()
-        report = billing.draft_period("2026-11", prepared_by="bench")
+        report = drafting.draft_period("2026-11", prepared_by="bench")
         db.session.commit()
         elapsed = time.perf_counter() - started
     assert len(report.created) == contracts and not report.failed, report.failed

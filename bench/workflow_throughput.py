@@ -38,15 +38,16 @@ def prepare_database(app) -> dict:
     from flask_migrate import upgrade
 
     from portal.extensions import db
-    from portal.services import processes, users
+    from portal.services.identity import users
+    from portal.services.workflow import definitions
 
     with app.app_context():
         upgrade()
         people = {role: users.create_user(f"{role}@bench.example", "bench-password-1", [role],
                                           with_authenticator=False).id
                   for role in ("accountant", "reviewer", "approver")}
-        processes.deploy(APPROVAL, "bench")
-        processes.deploy(LOOP, "bench")
+        definitions.deploy(APPROVAL, "bench")
+        definitions.deploy(LOOP, "bench")
         db.session.commit()
     return people
 
@@ -102,13 +103,13 @@ def complete_step(instance_id: int, element_id: str, user_id: int) -> None:
 def inline_steps(app, people: dict, business_keys: list[str]) -> list[float]:
     """Complete approvals one after the other, as one web worker would; returns each step's duration."""
     from portal.extensions import db
-    from portal.services import runtime
+    from portal.services.workflow import steps as workflow_steps
 
     steps = []
     with app.app_context():
         for business_key in business_keys:
             t0 = time.perf_counter()
-            instance_id = runtime.start("bench_approval", business_key).id
+            instance_id = workflow_steps.start("bench_approval", business_key).id
             db.session.commit()
             steps.append(time.perf_counter() - t0)
             for element, role in zip(USER_STEPS, ("accountant", "reviewer", "approver"), strict=True):
@@ -144,12 +145,12 @@ def wait_for(instance_ids: list[int], element: str | None, timeout: float = 300)
 
 def start_all(app, business_keys: list[str]) -> list[int]:
     from portal.extensions import db
-    from portal.services import runtime
+    from portal.services.workflow import steps as workflow_steps
 
     with app.app_context():
         ids = []
         for business_key in business_keys:
-            ids.append(runtime.start("bench_approval", business_key).id)
+            ids.append(workflow_steps.start("bench_approval", business_key).id)
             db.session.commit()
         return ids
 
@@ -268,11 +269,13 @@ def through_rq(app, url: str, people: dict, n: int, workers: int, processes: int
 
 def loop_growth(app, people: dict, rounds: int = 200) -> dict:
     from portal.extensions import db
-    from portal.services import instances, runtime, tasks, users
+    from portal.services.identity import users
+    from portal.services.workflow import instances, tasks
+    from portal.services.workflow import steps as workflow_steps
 
     timings = []
     with app.app_context():
-        instance_id = runtime.start("bench_loop", "LOOP", {"limit": rounds, "rounds": 0}).id
+        instance_id = workflow_steps.start("bench_loop", "LOOP", {"limit": rounds, "rounds": 0}).id
         db.session.commit()
         for i in range(1, rounds + 1):
             t0 = time.perf_counter()

@@ -25,7 +25,10 @@ from portal.models import (
 )
 from portal.models.user import CUSTOMER, ROLE_CATALOG
 from portal.money import D
-from portal.services import billing, masterdata, processes, runtime, service_jobs, tasks, users
+from portal.services.billing import drafting
+from portal.services.identity import users
+from portal.services.masterdata import rules
+from portal.services.workflow import definitions, service_jobs, steps, tasks
 
 DEMO_DOMAIN = "ledgerflow.example"
 
@@ -104,7 +107,7 @@ def _proformas():
     if _find(Proforma, period=DEMO_PERIOD) is None:
         running = start_fake_servicenow()
         try:
-            billing.draft_period(DEMO_PERIOD, prepared_by="demo seed", fetch=lambda connection, *args: (
+            drafting.draft_period(DEMO_PERIOD, prepared_by="demo seed", fetch=lambda connection, *args: (
                 servicenow.fetch_period_cached(replace(connection, base_url=running.base_url), *args)))
         finally:
             running.stop()
@@ -135,12 +138,12 @@ PROFORMA_PROCESS = DEMO_PROCESS.with_name("proforma_approval.bpmn")
 
 def _workflows():
     """The sample approval process, with one case waiting for an accountant and one for a reviewer."""
-    processes.deploy(DEMO_PROCESS.read_text(encoding="utf-8"), "demo seed")
-    processes.deploy(PROFORMA_PROCESS.read_text(encoding="utf-8"), "demo seed")
+    definitions.deploy(DEMO_PROCESS.read_text(encoding="utf-8"), "demo seed")
+    definitions.deploy(PROFORMA_PROCESS.read_text(encoding="utf-8"), "demo seed")
     variables = {"currency": "EUR", "on": date(2026, 11, 2)}
     for key in ("DEMO-1", "DEMO-2"):
         if _find(ProcessInstance, business_key=key) is None:
-            row = runtime.start("approval", key, variables, started_by="demo seed")
+            row = steps.start("approval", key, variables, started_by="demo seed")
             if key == "DEMO-2":
                 accountant = _find(User, email=demo_email("accountant"))
                 prepare = _find(HumanTask, instance_id=row.id, element_id="prepare")
@@ -152,7 +155,7 @@ def _find(model, **key):
 
 
 def _add(obj):
-    masterdata.validate(obj)
+    rules.validate(obj)
     db.session.add(obj)
     db.session.flush()
     return obj

@@ -22,8 +22,8 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from portal import models  # noqa: F401  (register the tables on the metadata)
+    from portal.infra import audit
     from portal.models.types import compare_column_types
-    from portal.services import audit
 
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True,

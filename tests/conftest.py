@@ -12,8 +12,8 @@ from sqlalchemy.pool import StaticPool
 
 from portal import create_app
 from portal.extensions import db, limiter
-from tests import factories
-from tests.access_world import world  # noqa: F401 - the access matrix's rows, as a fixture
+from tests.support import factories
+from tests.web.access_world import world  # noqa: F401 - the access matrix's rows, as a fixture
 
 SECRET = "test-secret-key-0123456789abcdef"
 IN_CI = os.environ.get("CI", "").lower() == "true"

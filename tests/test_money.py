@@ -46,7 +46,7 @@ def test_rates_keep_eight_places():
 
 def test_eighteen_digit_amounts_and_eight_place_rates_survive_the_database(app):
     from portal.extensions import db
-    from tests.factories import ExchangeRateFactory, FixedLineFactory
+    from tests.support.factories import ExchangeRateFactory, FixedLineFactory
 
     line = FixedLineFactory(unit_price=Decimal("9999999999999999.99"))
     rate = ExchangeRateFactory(rate=Decimal("1234567890.12345678"))
@@ -58,7 +58,7 @@ def test_eighteen_digit_amounts_and_eight_place_rates_survive_the_database(app):
 def test_money_columns_refuse_floats(app):
     import sqlalchemy.exc
 
-    from tests.factories import FixedLineFactory
+    from tests.support.factories import FixedLineFactory
 
     with pytest.raises((TypeError, sqlalchemy.exc.StatementError)):
         FixedLineFactory(unit_price=12.5)
@@ -69,7 +69,7 @@ def test_amounts_compare_numerically_in_sql(app):
 
     from portal.extensions import db
     from portal.models import FixedLineItem
-    from tests.factories import FixedLineFactory
+    from tests.support.factories import FixedLineFactory
 
     contract = FixedLineFactory(unit_price=Decimal("9.50")).contract
     FixedLineFactory(contract=contract, unit_price=Decimal("100.25"))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import ROOT
+from tests.support.servers import ROOT
 
 pytestmark = pytest.mark.no_db
 

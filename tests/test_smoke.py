@@ -1,6 +1,6 @@
 from portal.models import Customer
 from tests.conftest import login_as
-from tests.factories import CustomerFactory
+from tests.support.factories import CustomerFactory
 
 
 def test_login_page_renders(client):

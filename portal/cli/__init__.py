@@ -12,7 +12,8 @@ from flask.cli import AppGroup
 from devtools import demo
 from portal.errors import DomainError
 from portal.extensions import db
-from portal.services import audit, auth, users
+from portal.infra import audit
+from portal.services.identity import auth, users
 
 users_cli = AppGroup("users", help="Create users and manage their second factor.")
 demo_cli = AppGroup("demo", help="Demo data.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from portal.services import billing
+from portal.services.billing import drafting
 
 billing_cli = AppGroup("billing", help="Proforma invoices.")
 
@@ -17,7 +17,7 @@ def draft(period, contract_number):
     """Draft the proformas of a month (running it again creates no duplicates)."""
     from portal.cli import run_use_case
 
-    report = run_use_case(lambda: billing.draft_period(period, contract_number, prepared_by="cli"))
+    report = run_use_case(lambda: drafting.draft_period(period, contract_number, prepared_by="cli"))
     for number in report.created:
         click.echo(f"drafted  {number}")
     for number in report.existing:

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from portal.errors import InvalidDiagramError
 from portal.extensions import db
 from portal.models import HumanTask
-from portal.services import auth, instances, processes, runtime, tasks, timers
+from portal.services.identity import auth
+from portal.services.workflow import definitions, instances, steps, tasks, timers
 
 workflows_cli = AppGroup("workflows", help="Deploy processes and operate instances.")
 
@@ -71,7 +72,7 @@ def deploy(bpmn_file, by):
 
     xml = Path(bpmn_file).read_text(encoding="utf-8")
     try:
-        definition = run_use_case(lambda: processes.deploy(xml, by))
+        definition = run_use_case(lambda: definitions.deploy(xml, by))
     except click.ClickException as exc:
         cause = exc.__cause__
         if isinstance(cause, InvalidDiagramError):
@@ -86,7 +87,7 @@ def deploy(bpmn_file, by):
 @click.argument("key", required=False)
 def versions(key):
     """List deployed versions with who deployed them and when."""
-    for d in processes.versions(key):
+    for d in definitions.versions(key):
         click.echo(f"{d.key:30} v{d.version:<4} {d.deployed_at:%Y-%m-%d %H:%M}  {d.deployed_by}")
 
 
@@ -98,7 +99,7 @@ def start(key, business_key, variables):
     """Start an instance of the newest version of KEY."""
     from portal.cli import run_use_case
 
-    row = run_use_case(lambda: runtime.start(key, business_key, _vars(variables), started_by="cli"))
+    row = run_use_case(lambda: steps.start(key, business_key, _vars(variables), started_by="cli"))
     click.echo(f"Started instance {row.id} ({row.status}).")
 
 
@@ -148,7 +149,7 @@ def show(instance_id, as_json):
     """Status, active elements, variables and history of an instance."""
     from portal.cli import run_use_case
 
-    data = run_use_case(lambda: runtime.describe(instances.get(instance_id)))
+    data = run_use_case(lambda: steps.describe(instances.get(instance_id)))
     if as_json:
         _echo_json(data)
         return

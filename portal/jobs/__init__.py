@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from portal.extensions import db
-from portal.services import outbox
+from portal.infra import outbox
 
 # Every queue, in priority order: workers listen to all of them in this order.
 QUEUES = ("workflow", "notifications", "billing", "integrations", "exports")

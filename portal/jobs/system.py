@@ -1,7 +1,7 @@
 """Operational jobs."""
 
+from portal.infra import system
 from portal.jobs import job
-from portal.services import system
 
 
 @job

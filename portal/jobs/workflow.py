@@ -1,7 +1,7 @@
 """Workflow jobs: thin wrappers that run one service in their own transaction."""
 
 from portal.jobs import job
-from portal.services import service_jobs, timers
+from portal.services.workflow import service_jobs, timers
 
 
 @job

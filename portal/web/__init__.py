@@ -10,8 +10,9 @@ from flask_wtf.csrf import CSRFError
 
 from portal.errors import DomainError
 from portal.extensions import db, login_manager
+from portal.infra import audit
 from portal.security import can
-from portal.services import audit, users
+from portal.services.identity import users
 from portal.web import auth, customer_portal, main, proforma_review, tasks
 from portal.web.access import public
 from portal.web.forms import EmptyForm

@@ -14,7 +14,7 @@ from portal.errors import AuthenticationError
 from portal.extensions import db, limiter
 from portal.models import User
 from portal.models.types import utcnow
-from portal.services import auth
+from portal.services.identity import auth
 from portal.web.access import public
 from portal.web.forms import CodeForm, EmptyForm, LoginForm
 

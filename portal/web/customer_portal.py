@@ -8,7 +8,7 @@ from flask import Blueprint, abort, render_template, send_file
 from flask_login import current_user
 
 from portal.errors import NotFound
-from portal.services import customer_portal
+from portal.services.identity import customer_portal
 from portal.web.access import require
 
 bp = Blueprint("customer_portal", __name__, url_prefix="/portal")

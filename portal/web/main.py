@@ -10,7 +10,9 @@ from flask_login import current_user
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.security import can
-from portal.services import billing, dashboard, inbox
+from portal.services.billing import drafting
+from portal.services.reporting import dashboard
+from portal.services.workflow import inbox
 from portal.web.access import public, require
 from portal.web.forms import EmptyForm
 
@@ -45,7 +47,7 @@ def draft_proformas():
         abort(400)
     period = request.form.get("period", "")
     try:
-        report = billing.draft_period(period, prepared_by=current_user.email)
+        report = drafting.draft_period(period, prepared_by=current_user.email)
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()

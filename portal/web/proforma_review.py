@@ -6,7 +6,7 @@ from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import current_user
 
 from portal.edge import run_and_flash
-from portal.services import proforma_review
+from portal.services.billing import proforma_review
 from portal.web.access import require
 from portal.web.forms import EmptyForm
 from portal.web.tasks import _visible

@@ -12,7 +12,8 @@ from portal.extensions import db
 from portal.models import User
 from portal.models.types import utcnow
 from portal.security import can
-from portal.services import inbox, processes, proforma_review, runtime, tasks
+from portal.services.billing import proforma_review
+from portal.services.workflow import definitions, inbox, steps, tasks
 from portal.web.access import require
 from portal.web.forms import EmptyForm
 
@@ -30,7 +31,7 @@ def inbox_page():
     page = inbox.tasks(current_user, view, filters, page=max(1, request.args.get("page", 1, type=int)))
     unfiltered = {view: page.total} if filters == inbox.Filters() else None  # this tab's count is known already
     return render_template("tasks/inbox.html", view=view, filters=filters, page=page, now=utcnow(),
-                           counts=inbox.counts(current_user, unfiltered), processes=processes.keys(),
+                           counts=inbox.counts(current_user, unfiltered), processes=definitions.keys(),
                            form=EmptyForm(), filtered=filters != inbox.Filters())
 
 
@@ -43,7 +44,7 @@ def detail(task_id: int, error: ValidationError | None = None):
                            error=error,
                            may_edit=proforma is not None and proforma_review.may_edit(task, current_user),
                            refusal=tasks.refusal(task, current_user),
-                           history=runtime.describe(task.instance, request.args.get("history_page", 1, type=int), 20),
+                           history=steps.describe(task.instance, request.args.get("history_page", 1, type=int), 20),
                            managers=can(current_user, "users.manage") or "finance_manager" in current_user.role_codes,
                            eligible=_eligible_users(task) if task.state == "open" else [])
 

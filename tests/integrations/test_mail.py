@@ -16,7 +16,7 @@ from portal.integrations.mail import (
     message_id_for,
     send,
 )
-from tests.integrations.smtp_server import Credentials, SmtpServer, free_port, self_signed
+from tests.support.smtp_server import Credentials, SmtpServer, free_port, self_signed
 
 pytestmark = [pytest.mark.no_db,
               # aiosmtpd's own advice, raised when the AUTH tests' server allows AUTH without TLS

@@ -261,7 +261,7 @@ def test_entry_point_serves_the_demo():
 def test_many_connections_are_fetched_side_by_side():
     """The fake answers only when two requests are in flight at once, so a one-by-one fetch would fail."""
     from portal.integrations.servicenow import fetch_periods
-    from tests.integrations.calllog_servers import start_fake_answering_in_pairs
+    from tests.support.calllog_servers import start_fake_answering_in_pairs
 
     running = start_fake_answering_in_pairs()
     try:

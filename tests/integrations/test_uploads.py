@@ -20,7 +20,7 @@ from portal.integrations.uploads import (
     remote_name,
     upload,
 )
-from tests.integrations.upload_servers import (
+from tests.support.upload_servers import (
     PASSWORD,
     TOKEN,
     USERNAME,

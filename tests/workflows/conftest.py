@@ -3,7 +3,7 @@
 import pytest
 import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer
 
-from tests.workflows.helpers import Clock, frozen_datetime
+from tests.support.engine import Clock, frozen_datetime
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.workflows.helpers import compile_xml, read
+from tests.support.engine import compile_xml, read
 from workflows import engine
 
 pytestmark = pytest.mark.no_db

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.workflows.helpers import (
+from tests.support.engine import (
     compile_xml,
     linear,
     messages_for,

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.workflows.helpers import compile_xml, linear, problem_ids, ready_ids, user_task, wrap
+from tests.support.engine import compile_xml, linear, problem_ids, ready_ids, user_task, wrap
 from workflows import engine, expressions
 
 pytestmark = pytest.mark.no_db

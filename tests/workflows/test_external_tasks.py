@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.workflows.helpers import compile_xml, linear, only, read, ready_ids, restored, task_for, wrap
+from tests.support.engine import compile_xml, linear, only, read, ready_ids, restored, task_for, wrap
 from workflows import engine
 from workflows.parser import InvalidDiagram
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.workflows.helpers import compile_xml, only, read, ready_ids, restored, user_task, wrap
+from tests.support.engine import compile_xml, only, read, ready_ids, restored, user_task, wrap
 from workflows import engine
 
 pytestmark = pytest.mark.no_db

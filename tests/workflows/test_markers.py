@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.workflows.helpers import APPROVAL_START, compile_xml, complete, only, read, restored
+from tests.support.engine import APPROVAL_START, compile_xml, complete, only, read, restored
 from workflows import engine
 
 pytestmark = pytest.mark.no_db

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.workflows.helpers import compile_xml, complete, linear, read, ready_ids, restored, user_task, wrap
+from tests.support.engine import compile_xml, complete, linear, read, ready_ids, restored, user_task, wrap
 from workflows import engine
 
 pytestmark = pytest.mark.no_db

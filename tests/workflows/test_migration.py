@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.workflows.helpers import compile_xml, complete, linear, user_task, wrap
+from tests.support.engine import compile_xml, complete, linear, user_task, wrap
 from workflows import engine
 from workflows.migration import migration_blockers
 

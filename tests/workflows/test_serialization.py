@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.workflows.helpers import (
+from tests.support.engine import (
     APPROVAL_START,
     RULES,
     compile_xml,

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.workflows.helpers import (
+from tests.support.engine import (
     APPROVAL_START,
     compile_xml,
     complete,

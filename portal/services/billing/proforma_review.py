@@ -1,0 +1,108 @@
+"""Reviewing a proforma inside its review task: change, add and remove lines (audited), totals kept right."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import select
+
+from portal.errors import Forbidden, NotFound, ValidationError
+from portal.extensions import db
+from portal.models import HumanTask, Proforma, ProformaLine, User
+from portal.models.types import utcnow
+from portal.services.billing import drafting
+from portal.services.workflow import instances, steps, tasks
+
+REVIEW_STEP = "review"
+
+
+def proforma_for(task: HumanTask) -> Proforma | None:
+    """The proforma a task of the approval process is about (its business key), if any."""
+    if task.instance.definition.key != drafting.PROCESS:
+        return None
+    return db.session.scalar(select(Proforma).where(Proforma.number == task.instance.business_key))
+
+
+def may_edit(task: HumanTask, user: User) -> bool:
+    return task.state == "open" and task.element_id == REVIEW_STEP and task.assignee == user.email \
+        and tasks.refusal(task, user) is None
+
+
+def change_line(task_id: int, user: User, line_id: int, values: dict) -> ProformaLine:
+    """New description, quantity or unit price for a line (the tax rate is the contract's)."""
+    task, proforma = _editable(task_id, user)
+    line = _line(proforma, line_id)
+    line.description = _description(values.get("description"))
+    line.quantity = _number("quantity", values.get("quantity"), positive=True)
+    line.unit_price = _number("unit_price", values.get("unit_price"))
+    _changed(task, proforma, user)
+    return line
+
+
+def add_line(task_id: int, user: User, values: dict) -> ProformaLine:
+    """A manual line, taxed like the contract's other lines."""
+    task, proforma = _editable(task_id, user)
+    contract = proforma.contract
+    line = ProformaLine(kind="manual", description=_description(values.get("description")),
+                        quantity=_number("quantity", values.get("quantity"), positive=True),
+                        unit_price=_number("unit_price", values.get("unit_price")),
+                        tax_rate=drafting.tax_rate_for(contract, contract.tax_rate), source_ref="manual",
+                        position=len(proforma.lines) + 1)
+    proforma.lines.append(line)
+    _changed(task, proforma, user)
+    return line
+
+
+def remove_line(task_id: int, user: User, line_id: int) -> None:
+    task, proforma = _editable(task_id, user)
+    proforma.lines.remove(_line(proforma, line_id))
+    _changed(task, proforma, user)
+
+
+def _editable(task_id: int, user: User) -> tuple[HumanTask, Proforma]:
+    _, task = instances.lock_for_task(task_id)
+    proforma = proforma_for(task)
+    if proforma is None:
+        raise NotFound(f"task {task_id} is not about a proforma")
+    if not may_edit(task, user):
+        raise Forbidden("only the reviewer who has claimed the open review task can change the proforma")
+    return task, proforma
+
+
+def _changed(task: HumanTask, proforma: Proforma, user: User) -> None:
+    """Totals again, the editor noted (they may not approve), and the process told the new total."""
+    for position, line in enumerate(proforma.lines, start=1):
+        line.position = position
+    drafting.recalculate(proforma)
+    proforma.editors = sorted({*(proforma.editors or []), user.email})
+    task.contributors = sorted({*(task.contributors or []), user.email})
+    row = instances.lock(task.instance_id)
+    instance = instances.load(row)
+    instance.set_task_variables(task.task_guid, {"gross_total": proforma.gross_total})
+    steps.sync(row, instance, utcnow())
+
+
+def _line(proforma: Proforma, line_id: int) -> ProformaLine:
+    line = next((line for line in proforma.lines if line.id == line_id), None)
+    if line is None:
+        raise NotFound(f"proforma {proforma.number} has no line {line_id}")
+    return line
+
+
+def _description(text) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError("description", "is required")
+    if len(text) > 300:
+        raise ValidationError("description", "allows at most 300 characters")
+    return text
+
+
+def _number(field: str, raw, positive: bool = False) -> Decimal:
+    try:
+        value = Decimal(str(raw).strip().replace(",", "."))
+    except (InvalidOperation, AttributeError):
+        raise ValidationError(field, f"“{raw}” is not a number") from None
+    if not value.is_finite() or (positive and value <= 0):
+        raise ValidationError(field, "must be greater than zero" if positive else "is not a number")
+    return value

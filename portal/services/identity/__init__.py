@@ -1,0 +1,1 @@
+"""Identity use cases: sign-in, users and roles, what a customer user may see."""

@@ -1,0 +1,1 @@
+"""Master data: the rules every customer, contract, line and rate passes; exchange rates."""

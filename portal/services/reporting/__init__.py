@@ -1,0 +1,1 @@
+"""Reporting: figures for the dashboard (balances, debts and reports land here)."""

@@ -1,0 +1,105 @@
+"""Approved proformas are uploaded to the customer's SFTP channel once; a channel that is down becomes an
+incident, and Retry after it is back uploads exactly once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import ProcessInstance, Proforma, ServiceJob, UploadReceipt
+from portal.services.workflow import service_jobs, timers
+from tests.support import factories
+from tests.support.proforma import complete_steps, deploy_approval_process, draft_for
+from tests.support.upload_servers import (
+    PASSWORD,
+    USERNAME,
+    SFTPTestServer,
+    ed25519_key,
+    free_port,
+    https_server,
+    openssh_line,
+)
+
+
+@pytest.fixture
+def host_key():
+    return ed25519_key()
+
+
+def approve(make_user, server, host_key) -> Proforma:
+    deploy_approval_process()
+    (server.root / "inbox").mkdir(exist_ok=True)
+    contract = factories.ContractFactory(
+        customer=factories.CustomerFactory(), document_formats="pdf,ubl", upload_channel="sftp",
+        upload_url=server.url(), upload_username=USERNAME, upload_secret=PASSWORD,
+        upload_host_key=openssh_line(host_key))
+    factories.FixedLineFactory(contract=contract, unit_price=Decimal("900.00"))
+    steps = ((make_user("reviewer"), "submitted"), (make_user("approver"), "approved"))
+    return complete_steps(draft_for(contract), steps)
+
+
+def uploaded(server) -> list[str]:
+    return sorted(p.name for p in (server.root / "inbox").iterdir() if not p.name.startswith("."))
+
+
+def test_approved_files_are_uploaded_once_with_receipts(app, make_user, tmp_path, host_key):
+    server = SFTPTestServer(tmp_path, [host_key]).start()
+    try:
+        proforma = approve(make_user, server, host_key)
+        names = uploaded(server)
+        assert len(names) == 2 and all(name.endswith((".pdf", ".ubl.xml")) for name in names)
+        receipts = db.session.scalars(select(UploadReceipt).where(UploadReceipt.proforma_id == proforma.id)).all()
+        assert sorted(r.filename for r in receipts) == sorted(d.filename for d in proforma.documents)
+        assert all(r.status == "stored" and r.reference.startswith("sha256:") for r in receipts)
+    finally:
+        server.stop()
+
+
+def test_a_channel_that_is_down_becomes_an_incident_and_retry_uploads_exactly_once(app, make_user, tmp_path,
+                                                                                   host_key):
+    port = free_port()
+    server = SFTPTestServer(tmp_path, [host_key], port=port)  # not started: the channel is down
+    proforma = approve(make_user, server, host_key)
+    job = db.session.scalar(select(ServiceJob).where(ServiceJob.instance_id == proforma.process_instance_id,
+                                                     ServiceJob.topic == "proforma.upload"))
+    while job.state == "queued":  # the sweep's retries, each once its backoff has passed
+        timers.sweep(job.next_attempt_at + timedelta(seconds=1))
+        db.session.commit()
+        db.session.refresh(job)
+    assert job.state == "incident" and "sftp://127.0.0.1" in job.last_error
+    assert db.session.get(ProcessInstance, proforma.process_instance_id).status == "incident"
+
+    server = SFTPTestServer(tmp_path, [host_key], port=port).start()
+    try:
+        service_jobs.retry_incident(proforma.process_instance_id, "ops")
+        db.session.commit()
+        assert len(uploaded(server)) == 2
+        service_jobs.run(job.id)  # a second run of the same job does nothing
+        db.session.commit()
+        assert len(uploaded(server)) == 2 and server.connections == 1
+        assert db.session.get(ProcessInstance, proforma.process_instance_id).status != "incident"
+    finally:
+        server.stop()
+
+
+def test_approved_files_go_over_https_to_a_receiver_whose_ca_the_contract_trusts(app, make_user, tmp_path):
+    server, receiver, ca = https_server(tmp_path)
+    server.start()
+    try:
+        deploy_approval_process()
+        contract = factories.ContractFactory(
+            customer=factories.CustomerFactory(), document_formats="pdf,ubl", upload_channel="https",
+            upload_url=server.url_for("/upload"), upload_username=USERNAME, upload_secret=PASSWORD,
+            upload_ca_certificates=ca.read_text())
+        factories.FixedLineFactory(contract=contract, unit_price=Decimal("900.00"))
+        steps = ((make_user("reviewer"), "submitted"), (make_user("approver"), "approved"))
+        proforma = complete_steps(draft_for(contract), steps)
+    finally:
+        server.stop()
+    assert sorted(r["name"] for r in receiver.requests) == sorted(d.filename for d in proforma.documents)
+    receipts = db.session.scalars(select(UploadReceipt).where(UploadReceipt.proforma_id == proforma.id)).all()
+    assert sorted(r.reference for r in receipts) == ["RCV-0001", "RCV-0002"]

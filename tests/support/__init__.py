@@ -1,0 +1,1 @@
+"""What the tests share: paths, factories, sign-in and CSRF helpers, the outside servers they run."""

@@ -1,0 +1,127 @@
+"""Real rows for the access matrix: the signed-in customer's own data, another customer's, and one of
+everything an admin grid or the inbox can show (tests/web/test_access_matrix.py)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import AuditEvent
+from portal.services.billing import files
+from tests.support import factories
+from tests.support.paths import workflow_file
+
+_seq = itertools.count(1)
+
+
+@dataclass
+class World:
+    """Real rows for URL parameters; `own_*` belong to the signed-in customer user, `other_*` to another customer."""
+
+    own_customer: object
+    own_contract: object
+    other_contract: object
+    rows: dict  # admin endpoint -> id of a real row (details/edit)
+    files: dict  # admin endpoint -> (id, content) of a stored file (download)
+    task: object = None  # an open human task for reviewers
+    own_proforma: object = None  # approved, with a stored PDF
+    other_proforma: object = None  # approved, another customer's
+
+
+@pytest.fixture
+def world(app):
+    own = factories.CustomerFactory()
+    own_contract = factories.ContractFactory(customer=own)
+    other_contract = factories.ContractFactory()
+    project = factories.ProjectFactory(contract=other_contract)
+    line = factories.FixedLineFactory(contract=other_contract)
+    template = files.upload_template("Proforma", "proforma_html", "proforma.html", b"<p>template</p>", "t@x.example")
+    document = files.attach_project_document(project, "sow.pdf", b"%PDF-1.4 sow", "t@x.example")
+    rows = {
+        "customers": other_contract.customer_id, "contracts": other_contract.id, "projects": project.id,
+        "fixed_lines": line.id, "rate_cards": factories.RateCardFactory().id,
+        "exchange_rates": factories.ExchangeRateFactory().id, "document_templates": template.id,
+        "project_documents": document.id, "users": factories.make_user("guest").id,
+        "roles": factories.role("guest").id, "audit": db.session.scalar(select(func.max(AuditEvent.id))),
+    }
+    stored = {"document_templates": (template.id, b"<p>template</p>"),
+              "project_documents": (document.id, b"%PDF-1.4 sow")}
+    task = _open_review_task()
+    rows.update(instances=task.instance_id, incidents=_incident(task.instance_id).id)
+    return World(own, own_contract, other_contract, rows, stored, task,
+                 _approved_proforma(own_contract), _approved_proforma(other_contract))
+
+
+def _approved_proforma(contract):
+    from decimal import Decimal
+
+    from portal.models import Proforma, ProformaDocument
+
+    proforma = Proforma(number=f"PF-{contract.number}-2026-11", contract=contract, period="2026-11", state="approved",
+                        currency="EUR", issue_date=date(2026, 12, 1), due_date=date(2026, 12, 31),
+                        net_total=Decimal("10.00"), tax_total=Decimal("0"), gross_total=Decimal("10.00"))
+    db.session.add(proforma)
+    db.session.flush()
+    document = ProformaDocument(proforma_id=proforma.id, format="pdf")
+    files.fill(document, f"{proforma.number}.pdf", b"%PDF-1.4 proforma")
+    document.content_type = "application/pdf"
+    db.session.add(document)
+    db.session.flush()
+    return proforma
+
+
+def _incident(instance_id):
+    import uuid
+
+    from portal.models import ServiceJob
+
+    job = ServiceJob(instance_id=instance_id, task_guid=str(uuid.uuid4()), element_id="note", topic="history.note",
+                     state="incident", attempts=1, last_error="ValidationError: text: the note is empty")
+    db.session.add(job)
+    db.session.flush()
+    return job
+
+
+def _start_review():
+
+    from portal.services.workflow import definitions, steps
+
+    definitions.deploy(workflow_file("single_review.bpmn"), "test")
+    return steps.start("single_review", f"BK-{next(_seq)}")
+
+
+def _open_review_task():
+    from portal.models import HumanTask
+
+    instance = _start_review()
+    return db.session.scalar(select(HumanTask).where(HumanTask.instance_id == instance.id))
+
+
+def _disposable_project_document(w):
+    project = factories.ProjectFactory(contract=w.other_contract)
+    return files.attach_project_document(project, "d.txt", b"d", "t@x.example")
+
+
+# admin endpoint -> a fresh row that a delete (or the mass "delete" action) may remove
+DISPOSABLE = {
+    "customers": lambda w: factories.CustomerFactory(),
+    "contracts": lambda w: factories.ContractFactory(customer=w.own_customer),
+    "projects": lambda w: factories.ProjectFactory(contract=w.other_contract),
+    "fixed_lines": lambda w: factories.FixedLineFactory(contract=w.other_contract),
+    "rate_cards": lambda w: factories.RateCardFactory(),
+    "exchange_rates": lambda w: factories.ExchangeRateFactory(rate_date=date(2000, 1, 1) + timedelta(next(_seq))),
+    "document_templates": lambda w: files.upload_template(f"Tmp {next(_seq)}", "other", "t.txt", b"t", "t@x.example"),
+    "project_documents": _disposable_project_document,
+    "users": lambda w: factories.make_user("guest"),
+    "instances": lambda w: _start_review(),
+    "incidents": lambda w: _incident(w.task.instance_id),
+    "roles": lambda w: factories.role("reviewer"),  # roles are never deleted: it must survive
+    "audit": lambda w: db.session.get(AuditEvent, w.rows["audit"]),  # the trail is append-only: it must survive
+}
+
+

@@ -1,0 +1,350 @@
+"""Access matrix: every route of app.url_map x every role (plus anonymous) -> allowed, 403, 404 or sign-in.
+
+Expected outcomes come from portal.security.PERMISSIONS and the permission each view declares (site views:
+`required_permission`; admin grids: read_permission / write_permission and create/edit/delete_allowed).
+A route the matrix does not know fails the tests: add it to SITE or ADMIN_FUNCS below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from urllib.parse import urlsplit
+
+import pytest
+from flask import url_for
+
+from portal.extensions import db
+from portal.models.user import ROLE_CATALOG
+from portal.security import PERMISSIONS, STAFF_ROLES
+from tests.conftest import login_as, page_csrf
+from tests.support import factories
+from tests.web.access_probes import LOGIN, Probe, check
+from tests.web.access_world import DISPOSABLE
+
+ANON = "anonymous"
+IDENTITIES = [ANON, *ROLE_CATALOG]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def holds(identity: str, permission: str) -> bool:
+    return identity in PERMISSIONS[permission]
+
+
+# ---- site routes: endpoint -> (declared permission, None for public; probes for an identity) -----------------
+
+def _guarded(endpoint, url, permission, identity, ok=200):
+    if identity == ANON:
+        return Probe(endpoint, "GET", url, 302, LOGIN)
+    return Probe(endpoint, "GET", url, ok if holds(identity, permission) else 403)
+
+
+def _home(i, w):
+    target = "/login" if i == ANON else "/portal/" if holds(i, "portal.view") else "/dashboard"
+    return [Probe("main.home", "GET", "/", 302, target)]
+
+
+def _contract_pages(i, w):
+    own, other = (url_for("customer_portal.contract", contract_id=c.id) for c in (w.own_contract, w.other_contract))
+    missing = url_for("customer_portal.contract", contract_id=999_999)
+    return [_guarded("customer_portal.contract", url, "portal.view", i, ok)
+            for url, ok in ((own, 200), (other, 404), (missing, 404))]
+
+
+def _login(i, w):
+    wrong = {"email": "nobody@staff.example", "password": "wrong password"}
+    if i == ANON:
+        return [Probe("auth.login", "GET", "/login", 200), Probe("auth.login", "POST", "/login", 401, data=wrong)]
+    return [Probe("auth.login", m, "/login", 302, "/", data=wrong) for m in ("GET", "POST")]
+
+
+def _no_pending_sign_in(endpoint, url):  # second-factor pages without a password step go back to sign-in
+    return lambda i, w: [Probe(endpoint, m, url, 302, "/login", data={"code": "123456"}) for m in ("GET", "POST")]
+
+
+def _sees(i, w) -> bool:
+    return i in w.task.candidate_roles or i in ("admin", "finance_manager")
+
+
+def _task_detail(i, w):
+    url = url_for("tasks.detail", task_id=w.task.id)
+    if i == ANON:
+        return [Probe("tasks.detail", "GET", url, 302, LOGIN)]
+    if not holds(i, "tasks.view"):
+        return [Probe("tasks.detail", "GET", url, 403)]
+    return [Probe("tasks.detail", "GET", url, 200 if _sees(i, w) else 404)]
+
+
+def _missing_task_post(endpoint, **extra):
+    """POSTs on a task that does not exist: nothing changes; what allowed POSTs do is in test_inbox.py and
+    test_proforma_review.py."""
+    def probes(i, w):
+        url = url_for(endpoint, task_id=999_999, **extra)
+        if i == ANON:
+            return [Probe(endpoint, "POST", url, 302, LOGIN)]
+        return [Probe(endpoint, "POST", url, 404 if holds(i, "tasks.view") else 403)]
+    return probes
+
+
+TASK_POSTS = ("tasks.claim", "tasks.unclaim", "tasks.reassign", "tasks.comment", "tasks.complete")
+
+
+def _real_task_outcome(endpoint, i, w) -> int | None:
+    """What a POST on the world's open review task answers, or None where it would (rightly) change things.
+
+    Who cannot see the task gets 404 as if it did not exist. Who can see it sends what must change nothing:
+    an unclaim of an unclaimed task, an empty reassign or comment (each flashed, back to the task), and an
+    empty form: the reviewer lacks the required hours (400), a manager is not a reviewer (403).
+    """
+    if not _sees(i, w):
+        return 404
+    return {"tasks.claim": None, "tasks.unclaim": 302, "tasks.reassign": 302, "tasks.comment": 302,
+            "tasks.complete": 400 if i in w.task.candidate_roles else 403}[endpoint]
+
+
+def _task_posts(endpoint):
+    """On a missing task and on the world's real one; see _real_task_outcome."""
+    def probes(i, w):
+        found = _missing_task_post(endpoint)(i, w)
+        url = url_for(endpoint, task_id=w.task.id)
+        if i == ANON or not holds(i, "tasks.view"):
+            return [*found, replace(found[0], url=url)]
+        status = _real_task_outcome(endpoint, i, w)
+        location = url_for("tasks.detail", task_id=w.task.id) if status == 302 else None
+        return [*found, *([Probe(endpoint, "POST", url, status, location)] if status else [])]
+    return probes
+
+
+def _proforma_pages(endpoint, **extra):
+    """Own approved proforma: 200; another customer's or a missing one: 404 (only customers get that far)."""
+    def probes(i, w):
+        cases = ((w.own_proforma.id, 200), (w.other_proforma.id, 404), (999_999, 404))
+        return [_guarded(endpoint, url_for(endpoint, proforma_id=pid, **extra), "portal.view", i, ok)
+                for pid, ok in cases]
+    return probes
+
+
+def _draft_button(i, w):
+    """A month with nothing to draft would still change rows; a bad month changes nothing for anyone."""
+    url = url_for("main.draft_proformas")
+    if i == ANON:
+        return [Probe("main.draft_proformas", "POST", url, 302, LOGIN, data={"period": "not-a-month"})]
+    status = 302 if holds(i, "billing.draft") else 403
+    return [Probe("main.draft_proformas", "POST", url, status, data={"period": "not-a-month"})]
+
+
+SITE = {
+    "main.draft_proformas": ("billing.draft", _draft_button),
+    "customer_portal.proforma": ("portal.view", _proforma_pages("customer_portal.proforma")),
+    "customer_portal.proforma_file": ("portal.view", _proforma_pages("customer_portal.proforma_file", fmt="pdf")),
+    "tasks.inbox": ("tasks.view", lambda i, w: [_guarded("tasks.inbox", "/tasks/", "tasks.view", i)]),
+    "tasks.detail": ("tasks.view", _task_detail),
+    **{endpoint: ("tasks.view", _task_posts(endpoint)) for endpoint in TASK_POSTS},
+    "proforma_review.add_line": ("tasks.view", _missing_task_post("proforma_review.add_line")),
+    **{endpoint: ("tasks.view", _missing_task_post(endpoint, line_id=1))
+       for endpoint in ("proforma_review.change_line", "proforma_review.remove_line")},
+    "main.home": (None, _home),
+    "main.dashboard": ("dashboard.view", lambda i, w: [_guarded("main.dashboard", "/dashboard", "dashboard.view", i)]),
+    "customer_portal.home": ("portal.view",
+                             lambda i, w: [_guarded("customer_portal.home", "/portal/", "portal.view", i)]),
+    "customer_portal.contract": ("portal.view", _contract_pages),
+    "auth.login": (None, _login),
+    "auth.code": (None, _no_pending_sign_in("auth.code", "/login/code")),
+    "auth.enroll": (None, _no_pending_sign_in("auth.enroll", "/login/enroll")),
+    "auth.logout_page": (None, lambda i, w: [Probe("auth.logout_page", "GET", "/logout", 200)]),
+    "auth.logout": (None, lambda i, w: [Probe("auth.logout", "POST", "/logout", 302, "/login")]),  # run last
+    "assets": (None, lambda i, w: [
+        Probe("assets", "GET", "/assets/bootstrap/css/bootstrap.min.css", 200, mimetype="text/css"),
+        Probe("assets", "GET", "/assets/nodejs/etc/passwd", 404)]),
+    "admin.static": (None, lambda i, w: [
+        Probe("admin.static", "GET", "/admin/static/admin/css/bootstrap4/admin.css", 200, mimetype="text/css")]),
+}
+
+
+# ---- admin grids: view function -> what a reader of the grid gets (non-readers: 403, anonymous: sign-in) ------
+
+GET_POST = ("GET", "POST")
+
+
+def _form_or_back(view, allowed_flag, identity):
+    """Writers get the form (200; an empty POST re-renders it with errors); others are sent back to the list."""
+    return 200 if getattr(view, allowed_flag) and holds(identity, view.write_permission) else 302
+
+
+def _deletes(view, ep, identity, w):
+    target = DISPOSABLE[view.endpoint](w)
+    removes = view.delete_allowed and holds(identity, view.write_permission)
+    data = {"id": target.id} if ep.endswith(".delete_view") else {"action": "delete", "rowid": target.id}
+    gone = (type(target).__table__, target.id) if removes else None
+    return [Probe(ep, "POST", url_for(ep), 302, data=data, gone=gone)]
+
+
+def _instance_action(fn):
+    """A missing instance (nothing changes) and the world's real one."""
+    def probes(view, endpoint, i, w):
+        missing = Probe(endpoint, "POST", url_for(endpoint, instance_id=999_999),
+                        302 if holds(i, view.write_permission) else 403)
+        return [missing, *_real_instance_probe(view, endpoint, fn, i, w)]
+    return probes
+
+
+def _real_instance_probe(view, endpoint, fn, i, w) -> list[Probe]:
+    """The world's running instance: read-only roles get 403; operators' retry (no incident) and migrate
+    (already the newest version) are refused with a message on the instance page; a cancel would change it."""
+    url = url_for(endpoint, instance_id=w.task.instance_id)
+    if not holds(i, view.write_permission):
+        return [Probe(endpoint, "POST", url, 403)]
+    details = urlsplit(url_for(f"{view.endpoint}.details_view", id=w.task.instance_id)).path
+    return [] if fn == "cancel" else [Probe(endpoint, "POST", url, 302, details)]
+
+
+ADMIN_FUNCS = {
+    "index": lambda v, ep, i, w: [Probe(ep, "GET", url_for(ep), 200)],
+    "index_view": lambda v, ep, i, w: [Probe(ep, "GET", url_for(ep), 200)],
+    "details_view": lambda v, ep, i, w: [Probe(ep, "GET", url_for(ep, id=w.rows[v.endpoint]), 200)],
+    "export": lambda v, ep, i, w: [Probe(ep, "GET", url_for(ep, export_type=kind), status, mimetype=mimetype)
+                                   for kind, status, mimetype in (("csv", 200, "text/csv"), ("xlsx", 200, XLSX),
+                                                                  ("json", 302, None))],
+    "download": lambda v, ep, i, w: [Probe(ep, "GET", url_for(ep, file_id=w.files[v.endpoint][0]), 200,
+                                           body=w.files[v.endpoint][1])],
+    "ajax_lookup": lambda v, ep, i, w: [Probe(ep, "GET", url_for(ep, name="x", query="a"), 404)],  # no ajax fields
+    "ajax_update": lambda v, ep, i, w: [Probe(ep, "POST", url_for(ep), 404)],  # no editable list columns
+    "create_view": lambda v, ep, i, w: [Probe(ep, m, url_for(ep), _form_or_back(v, "create_allowed", i))
+                                        for m in GET_POST],
+    "edit_view": lambda v, ep, i, w: [Probe(ep, m, url_for(ep, id=w.rows[v.endpoint]),
+                                            _form_or_back(v, "edit_allowed", i)) for m in GET_POST],
+    "delete_view": _deletes,
+    "action_view": _deletes,
+    "editor": lambda v, ep, i, w: [Probe(ep, "GET", url_for(ep), 200)],
+    "xml": lambda v, ep, i, w: [Probe(ep, "GET", url_for(ep, definition_id=w.task.instance.definition_id), 200,
+                                      mimetype="application/xml")],
+    "validate": lambda v, ep, i, w: [Probe(ep, "POST", url_for(ep), 200, data={"xml": "<not-bpmn/>"})],
+    "deploy": lambda v, ep, i, w: [Probe(ep, "POST", url_for(ep), 400 if holds(i, v.write_permission) else 403,
+                                         data={"xml": "<not-bpmn/>"})],  # invalid: writers get the problems
+    **{fn: _instance_action(fn) for fn in ("retry", "cancel", "migrate")},
+}
+
+
+def admin_views(app) -> dict:
+    return {view.endpoint: view for admin in app.extensions["admin"] for view in admin._views}
+
+
+def _admin_probes(view, fn, identity, w) -> list[Probe]:
+    probes = []
+    for probe in ADMIN_FUNCS[fn](view, f"{view.endpoint}.{fn}", identity, w):
+        if probe.status == 302 and probe.location is None:  # Flask-Admin sends refused requests back to the list
+            probe.location = url_for(f"{view.endpoint}.index_view")
+        if identity == ANON:
+            probe = replace(probe, status=302, location=LOGIN, gone=None, body=None, mimetype=None)
+        elif not holds(identity, view.read_permission):
+            probe = replace(probe, status=403, location=None, gone=None, body=None, mimetype=None)
+        probes.append(probe)
+    return probes
+
+
+def classify(app, endpoint: str):
+    """A function (identity, world) -> probes for the endpoint, or None if the matrix does not know it."""
+    if endpoint in SITE:
+        return SITE[endpoint][1]
+    view_endpoint, _, fn = endpoint.rpartition(".")
+    view = admin_views(app).get(view_endpoint)
+    if view is None or fn not in ADMIN_FUNCS:
+        return None
+    return lambda i, w: _admin_probes(view, fn, i, w)
+
+
+def routes(app) -> set[tuple[str, str]]:
+    return {(r.endpoint, m) for r in app.url_map.iter_rules() for m in r.methods - {"HEAD", "OPTIONS"}}
+
+
+def all_probes(app, identity, w) -> list[Probe]:
+    with app.test_request_context():
+        probes = [p for endpoint in sorted({e for e, _ in routes(app)}) for p in classify(app, endpoint)(identity, w)]
+    return sorted(probes, key=lambda p: p.endpoint == "auth.logout")  # signing out last
+
+
+def sign_in(app, client, identity, w):
+    """Sign the identity in (or not); return the user and a CSRF token from a page it may open."""
+    if identity == ANON:
+        return None, page_csrf(client, "/login")
+    user = factories.make_user(identity, customer=w.own_customer if identity == "customer" else None)
+    login_as(app, client, user)
+    return user, page_csrf(client, "/portal/" if identity == "customer" else "/dashboard")
+
+
+# ---- tests ---------------------------------------------------------------------------------------------------
+
+def test_every_route_is_in_the_matrix(app):
+    """A new route fails here until SITE or ADMIN_FUNCS says who may open it."""
+    unknown = sorted(e for e, _ in routes(app) if classify(app, e) is None)
+    assert not unknown, f"routes missing from the access matrix: {unknown}"
+
+
+def test_site_views_declare_the_permission_the_matrix_expects(app):
+    for endpoint, (permission, _) in SITE.items():
+        if endpoint == "admin.static":  # Flask-Admin's own static files
+            continue
+        view = app.view_functions[endpoint]
+        assert hasattr(view, "required_permission"), f"{endpoint} is neither @require(...) nor @public"
+        assert view.required_permission == permission, endpoint
+        assert permission is None or permission in PERMISSIONS
+
+
+def test_permission_table_basics():
+    """A few facts the matrix relies on, pinned so an edit of PERMISSIONS is a conscious one."""
+    assert PERMISSIONS["users.manage"] == {"admin"}
+    assert PERMISSIONS["portal.view"] == {"customer"}
+    assert PERMISSIONS["dashboard.view"] == STAFF_ROLES == set(ROLE_CATALOG) - {"customer"}
+    assert not [p for p, roles in PERMISSIONS.items() if "customer" in roles and p != "portal.view"]
+    guest = {p for p, roles in PERMISSIONS.items() if "guest" in roles}
+    assert guest == {"dashboard.view", "masterdata.read", "rates.read", "templates.read"}
+
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+def test_access_matrix(app, client, world, identity):
+    _, token = sign_in(app, client, identity, world)
+    probes = all_probes(app, identity, world)
+    missing = routes(app) - {(p.endpoint, p.method) for p in probes}
+    assert not missing, f"routes the matrix does not exercise: {sorted(missing)}"
+    failures = [error for probe in probes for error in check(client, probe, token)]
+    assert not failures, f"{identity}:\n  " + "\n  ".join(failures)
+
+
+@pytest.mark.parametrize("identity", ["admin", "guest", "customer"])
+def test_inactive_user_is_treated_as_anonymous(app, client, world, identity):
+    user, token = sign_in(app, client, identity, world)
+    user.active = False
+    db.session.flush()
+    probes = [p for p in all_probes(app, ANON, world) if p.method == "GET" and p.location == LOGIN]
+    assert {"main.dashboard", "customers.index_view", "customer_portal.home"} <= {p.endpoint for p in probes}
+    failures = [error for probe in probes for error in check(client, probe, token)]
+    assert not failures, "\n".join(failures)
+
+
+def test_customer_cannot_open_admin_pages_or_dashboard(app, client, world):
+    sign_in(app, client, "customer", world)
+    probes = [p for p in all_probes(app, "customer", world)
+              if p.method == "GET" and (p.url.startswith("/admin") and p.endpoint != "admin.static")]
+    assert len({p.endpoint for p in probes}) > 40  # every grid's pages, not a lucky few
+    for url in [p.url for p in probes] + ["/dashboard"]:
+        response = client.get(url)
+        assert response.status_code == 403, url
+
+
+def test_customer_sees_only_its_own_contracts(app, client, world):
+    sign_in(app, client, "customer", world)
+    own, other = world.own_contract, world.other_contract
+    home = client.get("/portal/").get_data(as_text=True)
+    assert own.number in home and other.number not in home
+    assert own.number in client.get(f"/portal/contracts/{own.id}").get_data(as_text=True)
+    response = client.get(f"/portal/contracts/{other.id}")
+    assert response.status_code == 404 and other.number not in response.get_data(as_text=True)
+
+
+# ---- the admin may delete (writers writing for real: test_admin_writes.py) -----------------------------------
+
+@pytest.mark.parametrize("fn", ["delete_view", "action_view"])
+def test_admin_can_delete_a_user(app, client, world, fn):
+    _, token = sign_in(app, client, "admin", world)
+    probes = [p for p in all_probes(app, "admin", world) if p.endpoint == f"users.{fn}"]
+    assert probes and all(p.gone for p in probes)
+    assert [error for probe in probes for error in check(client, probe, token)] == []

@@ -1,0 +1,220 @@
+"""The main screens in a real browser (Playwright + Debian's Chromium); screenshots land in tests/artifacts."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import pyotp
+import pytest
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from devtools import demo
+from portal import create_app
+from portal.extensions import db
+from tests.conftest import IN_CI, app_config
+from tests.support.paths import TESTS
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = TESTS / "artifacts"
+pytestmark = [pytest.mark.browser, pytest.mark.no_db]
+
+
+@pytest.fixture(scope="module")
+def live_url(tmp_path_factory):
+    """The app on a free loopback port with its own migrated, seeded SQLite file."""
+    database = tmp_path_factory.mktemp("live") / "live.db"
+    app = create_app(app_config(SQLALCHEMY_DATABASE_URI=f"sqlite:///{database}", SQLALCHEMY_ENGINE_OPTIONS={}))
+    with app.app_context():
+        upgrade()
+        demo.seed()
+        db.session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} is missing under CI=true (apt-get install -y chromium)")
+        pytest.skip(f"{CHROMIUM} not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    yield context.new_page()
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, base: str, email: str, password: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
+def test_staff_enrolls_an_authenticator_and_reaches_the_dashboard(live_url, page):
+    sign_in(page, live_url, "accountant@ledgerflow.example", "demo-accountant-pass")
+    page.wait_for_url("**/login/enroll")
+    assert page.locator("#totp-qr svg").is_visible()
+    shot(page, "enroll")
+    secret = page.inner_text("#totp-secret").replace(" ", "")
+    page.fill("input[name=code]", pyotp.TOTP(secret).now())
+    page.click("button[type=submit]")
+    page.wait_for_url("**/dashboard")
+    assert page.locator("#summary").is_visible()
+    assert page.get_by_role("button", name="Master data").is_visible()
+    shot(page, "dashboard")
+
+    page.goto(f"{live_url}/admin/customers/")
+    assert page.locator("text=ACME").first.is_visible()
+    shot(page, "customers-grid")
+
+    page.goto(f"{live_url}/admin/customers/new/")
+    page.fill("input[name=code]", "NEWCO")
+    page.fill("input[name=name]", "New Company")
+    page.fill("input[name=currency]", "euro")
+    page.click("input[type=submit][value=Save]")
+    assert page.locator("text=Currency: use a three-letter ISO 4217 code").first.is_visible()
+    shot(page, "customer-validation-error")
+
+
+def test_customer_sees_its_own_company(live_url, page):
+    sign_in(page, live_url, "portal@acme.ledgerflow.example", "demo-customer-pass")
+    page.wait_for_url("**/portal/")
+    assert page.locator("h1", has_text="Acme Logistics GmbH").is_visible()
+    assert page.get_by_role("link", name="C-2026-001", exact=True).is_visible()
+    assert page.locator("text=C-2026-002").count() == 0
+    assert page.locator("#proformas", has_text="PF-C-2026-001-2026-10").is_visible()  # approved by the demo seed
+    shot(page, "customer-portal")
+    with page.expect_download() as download:
+        page.click("#proformas >> text=PDF")
+    assert download.value.suggested_filename == "PF-C-2026-001-2026-10.pdf"
+    page.click("#proformas >> text=PF-C-2026-001-2026-10")
+    assert page.locator("#lines").is_visible()
+    shot(page, "customer-proforma")
+
+
+ENROLLED: dict[str, list] = {}  # email -> [secret, last time step used]: the live server lives for the module
+
+
+def sign_in_with_authenticator(page, base: str, email: str, password: str) -> None:
+    """Password, then the authenticator: enroll at the first sign-in, type a fresh code after that."""
+    sign_in(page, base, email, password)
+    page.wait_for_url(lambda url: url.endswith(("/login/enroll", "/login/code")))
+    if page.url.endswith("/login/enroll"):
+        ENROLLED[email] = [page.inner_text("#totp-secret").replace(" ", ""), None]
+    secret, last_step = ENROLLED[email]
+    totp = pyotp.TOTP(secret)
+    step = totp.timecode(datetime.now())
+    if step == last_step:  # a code is good once; the next step's code is accepted (one step of drift)
+        step += 1
+    page.fill("input[name=code]", totp.generate_otp(step))
+    ENROLLED[email][1] = step
+    page.click("button[type=submit]")
+    page.wait_for_url("**/dashboard")
+
+
+def test_reviewer_claims_and_completes_a_task_from_the_inbox(live_url, page):
+    sign_in_with_authenticator(page, live_url, "reviewer@ledgerflow.example", "demo-reviewer-pass")
+    page.click("text=Tasks")
+    page.click("text=Group queue")
+    assert page.locator("#task-table", has_text="DEMO-2").is_visible()
+    shot(page, "inbox-queue")
+    page.click("#task-table >> text=Review")
+    page.click("button:has-text('Claim')")
+    assert page.locator("text=You have claimed the task.").is_visible()
+    assert page.locator("text=base_amount").is_visible()  # the service task's result is in the case data
+    shot(page, "task-detail")
+    page.click("#task-form button[type=submit]")
+    page.wait_for_url("**/tasks/")
+    assert page.locator("text=Done: Review.").is_visible()
+
+
+def test_analyst_checks_a_diagram_and_admin_sees_the_instance(live_url, page):
+    sign_in_with_authenticator(page, live_url, "analyst@ledgerflow.example", "demo-analyst-pass")
+    page.goto(f"{live_url}/admin/processes/")
+    page.click("text=Edit")
+    page.wait_for_selector(".djs-element")
+    page.click("#validate")
+    page.wait_for_selector("#status.alert-success")
+    assert "No problems found." in page.inner_text("#status")
+    shot(page, "bpmn-editor")
+    page.goto(f"{live_url}/admin/instances/")
+    page.click("a[title='View Record']")
+    page.wait_for_selector("#diagram[data-ready=true]")
+    assert page.locator(".lf-completed").count() >= 2 and page.locator(".lf-active").count() >= 1
+    shot(page, "instance-view")
+
+
+def test_reviewer_edits_a_proforma_line_and_an_approver_approves(live_url, browser):
+    reviewer = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    sign_in_with_authenticator(reviewer, live_url, "reviewer@ledgerflow.example", "demo-reviewer-pass")
+    reviewer.goto(f"{live_url}/tasks/?view=queue&business_key=PF-C-2026-002")
+    reviewer.click("#task-table >> text=Review the proforma")
+    reviewer.click("button:has-text('Claim')")
+    before = reviewer.inner_text("#proforma-total")
+    first_line = reviewer.locator("#proforma-lines tbody tr").first
+    first_line.locator("input[name=quantity]").fill("2")
+    first_line.locator("button:has-text('Save')").click()
+    assert reviewer.locator("text=The line is changed.").is_visible()
+    assert reviewer.inner_text("#proforma-total") != before
+    shot(reviewer, "proforma-review")
+    reviewer.click("#task-form button[value=submitted]")
+    reviewer.wait_for_url("**/tasks/")
+    reviewer.context.close()
+
+    approver = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    sign_in_with_authenticator(approver, live_url, "approver@ledgerflow.example", "demo-approver-pass")
+    approver.goto(f"{live_url}/tasks/?view=queue&business_key=PF-C-2026-002")
+    approver.click("#task-table >> text=Approve the proforma")
+    approver.click("button:has-text('Claim')")
+    assert approver.locator("#proforma-lines").is_visible()  # read-only for the approver
+    assert approver.locator("#add-line").count() == 0
+    shot(approver, "proforma-approve")
+    approver.click("#task-form button[value=approved]")
+    approver.wait_for_url("**/tasks/")
+    assert approver.locator("text=Done: Approve the proforma (approved).").is_visible()
+    approver.context.close()
+
+
+def test_admin_sets_an_https_channel_that_trusts_a_private_ca(live_url, page, tmp_path):
+    from playwright.sync_api import expect
+
+    from tests.support.upload_servers import make_tls_files
+
+    pem = make_tls_files(tmp_path)[0].read_text()
+    sign_in_with_authenticator(page, live_url, "admin@ledgerflow.example", "demo-admin-pass")
+    page.goto(f"{live_url}/admin/contracts/")
+    page.locator("a[title='Edit Record']").last.click()  # the demo's last contract: no test approves it
+    page.select_option("#upload_channel", "https", force=True)  # select2 hides the native select
+    page.fill("#upload_url", "https://portal.customer.example/upload")
+    page.fill("#upload_ca_certificates", "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----")
+    page.click("input[type=submit][value=Save]")
+    expect(page.locator(".alert", has_text="CA certificate(s) to trust")).to_be_visible()
+    page.fill("#upload_ca_certificates", pem)
+    shot(page, "contract-https-channel")
+    page.click("input[type=submit][value=Save]")
+    expect(page.locator(".alert-success")).to_be_visible()
