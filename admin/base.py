@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import AdminIndexView, expose
+from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.filters import (
     FilterConverter,
@@ -28,9 +30,12 @@ from sqlalchemy.exc import IntegrityError
 from portal.errors import ValidationError
 from portal.exports.cells import neutralise_formula
 from portal.extensions import db
-from portal.money import D
+from portal.infra.unit_of_work import unit_of_work
+from portal.money import parse
 from portal.security import can
 from portal.services.masterdata import rules
+
+log = logging.getLogger(__name__)
 
 
 class AdminForm(BaseForm):
@@ -43,10 +48,10 @@ class AdminForm(BaseForm):
 
 def _exact(value: str) -> Decimal:
     """A filter value as an exact Decimal; ValueError (shown as an invalid filter, not a 500) otherwise."""
-    number = D(value)
-    if not number.is_finite():
-        raise ValueError(f"not an amount: {value!r}")
-    return number
+    try:
+        return parse(value, "filter")
+    except ValidationError as exc:
+        raise ValueError(exc.message) from exc
 
 
 class DecimalFilter:
@@ -161,15 +166,65 @@ class SecuredModelView(GuardedView, ModelView):
         for obj in list(db.session.new) + list(db.session.dirty):
             rules.validate(obj)
 
+    # Flask-Admin's create, update and delete, each as one unit of work and without raw error text on the page.
     def create_model(self, form):
-        return self._with_field_errors(form, super().create_model(form))
+        def create():
+            model = self.build_new_instance()
+            form.populate_obj(model)
+            db.session.add(model)
+            self._on_model_change(form, model, True)
+            return model
+
+        return self.create_with(form, create, after=lambda model: self.after_model_change(form, model, True))
 
     def update_model(self, form, model):
-        return self._with_field_errors(form, super().update_model(form, model))
+        def update():
+            form.populate_obj(model)
+            self._on_model_change(form, model, False)
+            return True
 
-    def _with_field_errors(self, form, result):
+        return self._saved(form, "update", update, lambda _: self.after_model_change(form, model, False))
+
+    def delete_model(self, model):
+        def delete():
+            self.on_model_delete(model)
+            db.session.flush()
+            db.session.delete(model)
+            return True
+
+        return self._saved(None, "delete", delete, lambda _: self.after_model_delete(model))
+
+    @action("delete", "Delete", "Delete the selected records?")
+    def action_delete(self, ids):
+        """Bulk delete, each row as its own unit of work, ids typed like the key column (psycopg 3 refuses
+        `integer = varchar`: Flask-Admin issue #2951)."""
+        key = self.model.__mapper__.primary_key[0]
+        chosen = self.get_query().filter(key.in_([key.type.python_type(i) for i in ids])).all()
+        deleted = sum(1 for model in chosen if self.delete_model(model))
+        if deleted:
+            flash(f"{deleted} record(s) deleted.", "success")
+
+    def create_with(self, form, use_case, after=None):
+        """Create through a use case (or the form) as one unit of work; on failure show why on the form."""
+        return self._saved(form, "create", use_case, after)
+
+    def _saved(self, form, verb: str, change, after=None):
+        try:
+            with unit_of_work():
+                result = change()
+        except Exception as exc:
+            if not self.handle_view_exception(exc):
+                log.exception("Could not %s a %s record", verb, self.model.__name__)
+                flash(f"Could not {verb} the record. The error has been logged.", "error")
+            return self._with_field_errors(form, False)
+        if after is not None:
+            after(result)
+        return self._with_field_errors(form, result)
+
+    @staticmethod
+    def _with_field_errors(form, result):
         error = g.pop("admin_validation_error", None)
-        if error is not None and error.field in form:
+        if form is not None and error is not None and error.field in form:
             form[error.field].errors = [*(form[error.field].errors or []), error.message]
         return result
 
@@ -225,18 +280,3 @@ def _integrity_message(model, exc: IntegrityError) -> str:
             return f"Already exists: another record has the same {', '.join(columns)}."
     return "The record conflicts with other data (a duplicate, or it is still referenced elsewhere)."
 
-
-class UseCaseModelView(SecuredModelView):
-    """A grid whose create goes through a service use case instead of populating the model."""
-
-    def create_with(self, form, use_case):
-        """Run the use case and commit, or roll back and show the error on the form."""
-        try:
-            created = use_case()
-            db.session.commit()
-        except Exception as exc:
-            db.session.rollback()
-            if not self.handle_view_exception(exc):
-                raise
-            return self._with_field_errors(form, False)
-        return created

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from wtforms import FileField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from admin.base import AdminForm, UseCaseModelView
+from admin.base import AdminForm, SecuredModelView
 from admin.masterdata import choices
 from portal.extensions import db
 from portal.models import DocumentTemplate, Project, ProjectDocument
@@ -52,7 +52,7 @@ def _send(stored):
                      download_name=stored.filename)
 
 
-class StoredFileView(UseCaseModelView):
+class StoredFileView(SecuredModelView):
     """Stored files are immutable: upload a new one (or version) instead of editing."""
 
     edit_allowed = False

@@ -8,13 +8,13 @@ from flask_admin.actions import action
 from flask_login import current_user
 
 from admin.base import GuardedView, ReadOnlyView
-from portal.edge import run_and_flash
+from portal.edge import http_status, run_and_flash
 from portal.errors import DomainError, InvalidDiagramError, NotFound, ValidationError
-from portal.extensions import db
+from portal.infra.unit_of_work import unit_of_work
 from portal.models import ProcessInstance, ServiceJob
 from portal.security import can
-from portal.services.workflow import definitions, migration, service_jobs, steps
-from workflows import engine, operations
+from portal.services.workflow import definitions, migration, operations, service_jobs, steps
+from workflows import engine
 
 
 class DiagramsView(GuardedView, BaseView):
@@ -59,14 +59,12 @@ class DiagramsView(GuardedView, BaseView):
         if not self.may_write:
             abort(403)
         try:
-            definition = definitions.deploy(_posted_xml(), current_user.email)
-            db.session.commit()
+            with unit_of_work():
+                definition = definitions.deploy(_posted_xml(), current_user.email)
         except InvalidDiagramError as exc:
-            db.session.rollback()
-            return jsonify(ok=False, problems=_problems(exc)), 400
+            return jsonify(ok=False, problems=_problems(exc)), http_status(exc)
         except DomainError as exc:  # e.g. another deploy of the same process at the same moment
-            db.session.rollback()
-            return jsonify(ok=False, problems=[], error=str(exc)), exc.status
+            return jsonify(ok=False, problems=[], error=str(exc)), http_status(exc)
         return jsonify(ok=True, key=definition.key, version=definition.version,
                        message=f"Deployed {definition.key} version {definition.version}.")
 
@@ -159,11 +157,11 @@ class IncidentsView(ReadOnlyView):
         if not can(current_user, self.write_permission):
             abort(403)
         try:
-            instance_ids = sorted({service_jobs.get(int(i)).instance_id for i in ids})
-            queued = sum(service_jobs.retry_incident(instance_id, current_user.email) for instance_id in instance_ids)
-            db.session.commit()
+            with unit_of_work():
+                instance_ids = sorted({service_jobs.get(int(i)).instance_id for i in ids})
+                queued = sum(service_jobs.retry_incident(instance_id, current_user.email)
+                             for instance_id in instance_ids)
         except DomainError as exc:  # a job or incident gone meanwhile, say
-            db.session.rollback()
             flash(str(exc), "error")
             return
         # Retry works per instance: every failed step of each chosen instance goes again.

@@ -13,6 +13,7 @@ from wtforms import PasswordField
 from admin.base import ReadOnlyView, SecuredModelView
 from portal.errors import ValidationError
 from portal.extensions import db
+from portal.infra.unit_of_work import unit_of_work
 from portal.models import AuditEvent, Role, User
 from portal.services.identity import auth, users
 
@@ -45,10 +46,10 @@ class UserView(SecuredModelView):
     @action("reset_2fa", "Reset second factor", "Reset the authenticator of the selected users? "
             "They will enroll a new one at their next sign-in.")
     def reset_second_factor(self, ids):
-        chosen = list(db.session.scalars(select(User).where(User.id.in_([int(i) for i in ids]))))
-        for user in chosen:
-            auth.reset_second_factor(user)
-        db.session.commit()
+        with unit_of_work():
+            chosen = list(db.session.scalars(select(User).where(User.id.in_([int(i) for i in ids]))))
+            for user in chosen:
+                auth.reset_second_factor(user)
         flash(f"Second factor reset for {len(chosen)} user(s).", "success")
 
 

@@ -15,6 +15,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True, template_folder="../templates", static_folder=None)
     app.config.update(build_config(app.instance_path, config))
     _init_extensions(app)
+    _register_operations()
     _register_edges(app)
     logging.getLogger(__name__).debug("app created for %s", app.config["LEDGERFLOW_ENV"])
     return app
@@ -37,6 +38,12 @@ def _init_extensions(app: Flask) -> None:
 
     install_dispatch()
     _sqlite_settings(app)
+
+
+def _register_operations() -> None:
+    from portal.services.handlers import register_all
+
+    register_all()
 
 
 def _register_edges(app: Flask) -> None:

@@ -1,20 +1,47 @@
-"""What every edge (site views, admin actions) does around a use case: one transaction, then a message."""
+"""What every edge (site views, admin actions) does around a use case: one transaction, a message, an HTTP status."""
 
 from __future__ import annotations
 
 from flask import flash
 
-from portal.errors import DomainError
-from portal.extensions import db
+from portal.errors import (
+    AuthenticationError,
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidDiagramError,
+    NotFound,
+    UpstreamError,
+    ValidationError,
+)
+from portal.infra.unit_of_work import unit_of_work
+
+# Domain error -> HTTP status; the most specific class listed wins (walked along the exception's MRO).
+HTTP_STATUS: dict[type[DomainError], int] = {
+    ValidationError: 400,
+    InvalidDiagramError: 400,
+    AuthenticationError: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    UpstreamError: 502,
+    DomainError: 400,
+}
+
+
+def http_status(exc: DomainError) -> int:
+    """The HTTP status answering a domain error."""
+    if isinstance(exc, UpstreamError) and getattr(exc, "field", None):
+        return 400  # the other system refused a part of our input the user can fix (a bad address, say)
+    return next(HTTP_STATUS[cls] for cls in type(exc).__mro__ if cls in HTTP_STATUS)
 
 
 def run_and_flash(use_case, success: str) -> DomainError | None:
-    """Run the use case and commit, flashing `success`; on a domain error roll back, flash it, return it."""
+    """Run the use case as one unit of work, flashing `success`; on a domain error flash it and return it."""
     try:
-        use_case()
-        db.session.commit()
+        with unit_of_work():
+            use_case()
     except DomainError as exc:
-        db.session.rollback()
         flash(str(exc), "error")
         return exc
     flash(success, "success")

@@ -1,4 +1,4 @@
-"""Domain exceptions raised by services; the web layer maps them to HTTP answers."""
+"""Domain exceptions raised by services; the edges map them to answers (portal/edge.py's HTTP_STATUS table)."""
 
 from __future__ import annotations
 
@@ -6,34 +6,41 @@ from __future__ import annotations
 class DomainError(Exception):
     """Base class of errors a user can act on."""
 
-    status = 400
-
 
 class ValidationError(DomainError):
-    """Input is wrong; `field` names what to fix."""
+    """Input is wrong; `errors` maps every field to fix to what is wrong with it (`field`, `message`: the first)."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
+    def __init__(self, field: str, message: str, errors: dict[str, str] | None = None):
+        self.errors = dict(errors) if errors else {field: message}
+        super().__init__("; ".join(f"{name}: {text}" for name, text in self.errors.items()))
         self.field = field
         self.message = message
 
+    @classmethod
+    def of(cls, errors: dict[str, str]) -> ValidationError:
+        """One error for several bad fields (a form checked as a whole)."""
+        field, message = next(iter(errors.items()))
+        return cls(field, message, errors)
+
 
 class NotFound(DomainError):
-    status = 404
+    pass
 
 
 class Forbidden(DomainError):
-    status = 403
+    pass
 
 
 class Conflict(DomainError):
-    status = 409
+    pass
 
 
 class AuthenticationError(DomainError):
     """Wrong credentials or code; deliberately vague about which part was wrong."""
 
-    status = 401
+
+class UpstreamError(DomainError):
+    """Another system (mail server, call-logging system, customer's portal) failed or refused the call."""
 
 
 class InvalidDiagramError(DomainError):

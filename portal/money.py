@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from iso4217 import Currency
 
+from portal.errors import ValidationError
+
 ZERO = Decimal(0)
 DEFAULT_MINOR_UNITS = 2
 RATE_PLACES = Decimal("0.00000001")
+# What the database's amount columns hold: NUMERIC(18, places).
+MAX_DIGITS = 18
+# Plain decimal notation only: no exponent ("1e9"), no NaN or Infinity; "." or "," before the decimals; spaces,
+# no-break spaces and apostrophes group thousands ("1 234,50", "1'234.50"); "1,234.50" has both marks: the last is
+# the decimal one.
+_GROUPING = re.compile(r"[\s\u00a0\u202f']")
+_NUMBER = re.compile(r"[+-]?(\d+)(?:\.(\d+))?")
 
 
 def D(value) -> Decimal:  # noqa: N802 - the short name is the point
@@ -23,6 +33,45 @@ def D(value) -> Decimal:  # noqa: N802 - the short name is the point
         return Decimal(str(value).strip().replace(",", "."))
     except InvalidOperation as exc:
         raise ValueError(f"not an amount: {value!r}") from exc
+
+
+def parse(raw, field: str, currency: str | None = None, *, places: int | None = None,
+          positive: bool = False, negative: bool = True) -> Decimal:
+    """The one parser of typed amounts and quantities: exact, with at most the currency's (or `places`) decimals;
+    a ValidationError names `field` otherwise."""
+    if not isinstance(raw, (str, int, Decimal)) or isinstance(raw, bool):
+        raise ValidationError(field, f"“{raw}” is not a number")
+    text = str(raw)
+    places = minor_units(currency) if places is None and currency else places
+    value = _plain_decimal(text, field)
+    _check_size(value, field, places, positive=positive, negative=negative)
+    if places is not None and -value.as_tuple().exponent > places:  # "12.500" in EUR: the same amount, 12.50
+        value = value.quantize(Decimal(1).scaleb(-places))
+    return value
+
+
+def _plain_decimal(text: str, field: str) -> Decimal:
+    text = _GROUPING.sub("", text.strip())
+    if "," in text and "." in text:
+        grouping = "," if text.rfind(",") < text.rfind(".") else "."
+        text = text.replace(grouping, "")
+    text = text.replace(",", ".")
+    if not _NUMBER.fullmatch(text):
+        raise ValidationError(field, f"“{text}” is not a number (write digits, e.g. 1234.50)")
+    return Decimal(text)
+
+
+def _check_size(value: Decimal, field: str, places: int | None, *, positive: bool, negative: bool) -> None:
+    decimals = max(0, -value.as_tuple().exponent)
+    if places is not None and decimals > places and value != value.quantize(Decimal(1).scaleb(-places)):
+        raise ValidationError(field, f"allows at most {places} decimal places")
+    whole_digits = len(str(abs(value).to_integral_value(rounding="ROUND_DOWN")))
+    if whole_digits > MAX_DIGITS - (places if places is not None else DEFAULT_MINOR_UNITS):
+        raise ValidationError(field, "is too large")
+    if positive and value <= 0:
+        raise ValidationError(field, "must be greater than zero")
+    if not negative and value < 0:
+        raise ValidationError(field, "must not be negative")
 
 
 def minor_units(currency: str) -> int:

@@ -25,6 +25,8 @@ _MASTERDATA_READERS = frozenset(
 PERMISSIONS: dict[str, frozenset[str]] = {
     "dashboard.view": STAFF_ROLES,
     "tasks.view": STAFF_ROLES - {GUEST},
+    # See every open task, hand back or reassign anyone's.
+    "tasks.manage": frozenset({ADMIN, FINANCE_MANAGER}),
     "masterdata.read": _MASTERDATA_READERS,
     "masterdata.write": frozenset({ADMIN, ACCOUNTANT}),
     "rates.read": _MASTERDATA_READERS | {ANALYST},

@@ -1,54 +1,54 @@
-"""Test harness: one app per session on a migrated in-memory SQLite, one rolled-back transaction per test."""
+"""Test harness: one migrated app per database (SQLite, PostgreSQL), one rolled-back transaction per test."""
 
 from __future__ import annotations
 
-import os
-import re
+from pathlib import Path
 
 import pytest
-from flask.testing import FlaskClient
-from flask_migrate import upgrade
-from sqlalchemy.pool import StaticPool
 
-from portal import create_app
-from portal.extensions import db, limiter
+from portal.extensions import limiter
 from tests.support import factories
+from tests.support.app import DATABASES, Apps, rolled_back
+from tests.support.web import sign_in
 from tests.web.access_world import world  # noqa: F401 - the access matrix's rows, as a fixture
 
-SECRET = "test-secret-key-0123456789abcdef"
-IN_CI = os.environ.get("CI", "").lower() == "true"
+TESTS = Path(__file__).parent
+# Tests here touch no database: they run once, on the default SQLite app, without a [database] id.
+DATABASE_FREE = ("workflows", "exports", "integrations", "test_config.py", "test_run_script.py")
 
 
-def app_config(**overrides) -> dict:
-    config = {
-        "LEDGERFLOW_ENV": "testing",
-        "SECRET_KEY": SECRET,
-        "SQLALCHEMY_DATABASE_URI": "sqlite://",
-        "SQLALCHEMY_ENGINE_OPTIONS": {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}},
-        "REDIS_URL": None,
-        "RATELIMIT_STORAGE_URI": "memory://",
-        # Tests exercise the job path (deferred, run after the commit) unless they ask for inline steps.
-        "SERVICE_TASKS_INLINE": False,
-    }
-    config.update(overrides)
-    return config
+def pytest_generate_tests(metafunc):
+    """Run every database test on each of DATABASES, unless it says otherwise (no_db, database marker)."""
+    if "database" not in metafunc.fixturenames or _database_free(metafunc.definition):
+        return
+    marker = metafunc.definition.get_closest_marker("database")
+    names = marker.args if marker else DATABASES
+    metafunc.parametrize("database", names, indirect=True, scope="session")
 
 
-class FreshContextClient(FlaskClient):
-    """Each request gets its own app context (and `g`), as in production, even while a test holds one."""
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
+def _database_free(item) -> bool:
+    if item.get_closest_marker("no_db"):
+        return True
+    parts = Path(item.path).relative_to(TESTS).parts
+    return parts[0] in DATABASE_FREE
 
 
 @pytest.fixture(scope="session")
-def app():
-    app = create_app(app_config())
-    app.test_client_class = FreshContextClient
-    with app.app_context():
-        upgrade()
-    return app
+def _apps():
+    apps = Apps()
+    yield apps
+    apps.close()
+
+
+@pytest.fixture(scope="session")
+def database(request) -> str:
+    """The database the test runs on ("sqlite" or "postgresql"); SQLite where the test needs none."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def app(database, _apps):
+    return _apps.get(database)
 
 
 @pytest.fixture(autouse=True)
@@ -57,50 +57,14 @@ def _rollback(request, app):
     if "no_db" in request.keywords:
         yield
         return
-    with app.app_context():
-        engines = db.engines
-        engine = engines[None]
-        connection = engine.connect()
-        outer = connection.begin()
-        engines[None] = connection
-        db.session.remove()
-        db.session.configure(join_transaction_mode="create_savepoint")
+    with rolled_back(app):
         limiter.reset()
-        try:
-            yield
-        finally:
-            db.session.remove()
-            engines[None] = engine
-            outer.rollback()
-            connection.close()
+        yield
 
 
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-def csrf_from(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
-        r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', html
-    )
-    assert match, "page has no CSRF token"
-    return match.group(1)
-
-
-def login_as(app, client, user) -> None:
-    """Sign `user` in on `client` the way Flask-Login records it (tests of sign-in itself use the forms)."""
-    with app.test_request_context(environ_base=client.environ_base):
-        identifier = app.login_manager._session_identifier_generator()
-    with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
-        session["_fresh"] = True
-        session["_id"] = identifier
-        session.permanent = True
-
-
-def page_csrf(client, url: str = "/login") -> str:
-    return csrf_from(client.get(url).get_data(as_text=True))
 
 
 @pytest.fixture
@@ -114,19 +78,8 @@ def make_user():
     return factories.make_user
 
 
-def require_service(name: str, reachable: bool, why: str) -> None:
-    """Skip on a bare machine, but fail under CI=true: CI must prove the real service works."""
-    if reachable:
-        return
-    if IN_CI:
-        pytest.fail(f"{name} is unreachable under CI=true: {why}")
-    pytest.skip(f"{name} unreachable: {why}")
-
-
 @pytest.fixture
 def admin(app, client, make_user):
     """An administrator signed in on `client`, with the test's rows so far committed (to its savepoint)."""
-    user = make_user("admin")
-    db.session.commit()
-    login_as(app, client, user)
-    return user
+    return sign_in(app, client, make_user("admin"))
+

@@ -78,7 +78,7 @@ def test_postgres_urls_use_psycopg3(url):
 
 @pytest.mark.no_db
 def test_two_apps_in_one_process_each_get_their_own_admin(clean_env):
-    from tests.conftest import app_config
+    from tests.support.app import app_config
 
     first, second = create_app(app_config()), create_app(app_config())
     assert first.extensions["admin"][0] is not second.extensions["admin"][0]

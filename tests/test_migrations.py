@@ -10,8 +10,7 @@ from sqlalchemy.exc import DBAPIError
 
 from portal.extensions import db
 from portal.models.types import compare_column_types
-from tests.conftest import require_service
-from tests.support.servers import flask_command, fresh_postgres_database, postgres_reachable
+from tests.support.servers import flask_command, fresh_postgres_database, postgres_reachable, require_service
 
 EXPECTED_TABLES = {
     "users", "roles", "user_roles", "customers", "customer_contacts", "contracts", "projects", "project_documents",

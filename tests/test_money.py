@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from portal.money import D, minor_units, quantize, quantize_rate
+from portal.money import D, minor_units, parse, quantize, quantize_rate
 
 
 @pytest.mark.no_db
@@ -13,7 +13,8 @@ def test_floats_are_refused():
 
 @pytest.mark.no_db
 @pytest.mark.parametrize(("raw", "expected"), [("12,50", "12.50"), (" 12.50 ", "12.50"), (12, "12"),
-                                             (Decimal("12.5"), "12.5")])
+                                             (Decimal("12.5"), "12.5"), ("-3,75", "-3.75"), (0, "0"),
+                                             ("0.005", "0.005")])
 def test_amounts_from_text_and_ints(raw, expected):
     value = D(raw)
     assert isinstance(value, Decimal)
@@ -78,3 +79,52 @@ def test_amounts_compare_numerically_in_sql(app):
     assert db.session.scalar(select(func.sum(FixedLineItem.unit_price)).where(where)) == Decimal("129.75")
     above = db.session.scalars(select(FixedLineItem.unit_price).where(where, FixedLineItem.unit_price > Decimal("10")))
     assert sorted(above) == [Decimal("20.00"), Decimal("100.25")]
+
+
+# ---- money.parse: the one parser of typed amounts ---------------------------------------------------------------
+
+@pytest.mark.no_db
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("12,50", "12.50"), (" 12.50 ", "12.50"), ("1 234,50", "1234.50"), ("1\u00a0234,50", "1234.50"),
+    ("1'234.50", "1234.50"), ("1,234.50", "1234.50"), ("1.234,50", "1234.50"), ("-5", "-5"), ("+3", "3"),
+    ("12.500", "12.50"), (7, "7"), (Decimal("0.10"), "0.10"),
+])
+def test_parse_reads_what_people_type(raw, expected):
+    value = parse(raw, "price", "EUR")
+    assert str(value) == expected
+
+
+@pytest.mark.no_db
+@pytest.mark.parametrize(("raw", "message"), [
+    ("1e9", "not a number"), ("NaN", "not a number"), ("Infinity", "not a number"), ("1.2.3", "not a number"),
+    ("", "not a number"), ("12 EUR", "not a number"), (12.5, "not a number"), (True, "not a number"),
+    (None, "not a number"), ("0.001", "at most 2 decimal places"), ("99999999999999999", "too large"),
+])
+def test_parse_refuses_with_the_field_named(raw, message):
+    from portal.errors import ValidationError
+
+    with pytest.raises(ValidationError, match=message) as caught:
+        parse(raw, "unit_price", "EUR")
+    assert caught.value.field == "unit_price"
+
+
+@pytest.mark.no_db
+def test_parse_follows_the_currency_or_the_places_given():
+    from portal.errors import ValidationError
+
+    assert parse("1.125", "amount", "KWD") == Decimal("1.125")
+    with pytest.raises(ValidationError, match="at most 0 decimal places"):
+        parse("10.5", "amount", "JPY")
+    assert parse("0.0125", "quantity", places=4) == Decimal("0.0125")
+    assert parse("0.00001", "rate") == Decimal("0.00001")  # no currency, no places: exact as typed
+
+
+@pytest.mark.no_db
+def test_parse_sign_rules():
+    from portal.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="greater than zero"):
+        parse("0", "quantity", positive=True)
+    with pytest.raises(ValidationError, match="must not be negative"):
+        parse("-0.01", "amount", "EUR", negative=False)
+    assert parse("0", "amount", "EUR", negative=False) == 0

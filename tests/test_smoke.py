@@ -1,6 +1,6 @@
 from portal.models import Customer
-from tests.conftest import login_as
 from tests.support.factories import CustomerFactory
+from tests.support.web import login_as
 
 
 def test_login_page_renders(client):

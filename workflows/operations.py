@@ -1,16 +1,24 @@
-"""The service operations diagrams may call (camunda:topic), with parameters and retry policy.
+"""The service operations diagrams may call (camunda:topic): parameters, retry policy and a registry of them.
 
-Handlers are dotted paths resolved by the portal, so this package stays free of Flask and SQLAlchemy.
-The same list is served to the BPMN editor as Camunda element templates.
+This package registers no operation itself: the application that embeds the engine keeps one Registry and adds
+its handlers to it, so the engine stays free of Flask, SQLAlchemy and the application's modules. The registry is
+served to the BPMN editor as Camunda element templates.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
+
+Handler = Callable[[dict, Any], dict | None]  # (the task's input parameters, the call's context) -> outputs
 
 
 @dataclass(frozen=True)
 class Parameter:
+    """An input of an operation, offered in the editor with its label and default."""
+
     name: str
     label: str
     default: str = ""
@@ -19,10 +27,12 @@ class Parameter:
 
 @dataclass(frozen=True)
 class Operation:
+    """A service task a diagram may call by topic: its handler, parameters, retry policy and queue."""
+
     topic: str
     label: str
     description: str
-    handler: str
+    handler: Handler
     inputs: tuple[Parameter, ...] = ()
     outputs: tuple[str, ...] = ()
     max_attempts: int = 3
@@ -39,105 +49,62 @@ class Operation:
         return self.backoff_seconds * 2 ** (attempt - 1)
 
 
-OPERATIONS: dict[str, Operation] = {}
+class Registry:
+    """The operations an application offers, by topic."""
+
+    def __init__(self) -> None:
+        self._operations: dict[str, Operation] = {}
+
+    def add(self, operation: Operation) -> Operation:
+        """Register an operation; a second one for the same topic is a mistake, not an override."""
+        if operation.topic in self._operations:
+            raise ValueError(f"operation topic {operation.topic!r} is already registered")
+        self._operations[operation.topic] = operation
+        return operation
+
+    def get(self, topic: str) -> Operation:
+        """The operation of a topic; KeyError names an unknown one."""
+        try:
+            return self._operations[topic]
+        except KeyError:
+            raise KeyError(f"unknown operation topic {topic!r}") from None
+
+    def queue_of(self, topic: str) -> str:
+        """The RQ queue a topic's jobs go to; an unknown topic's go to the default queue, whose worker records
+        the incident."""
+        operation = self._operations.get(topic)
+        return operation.queue if operation else Operation.queue
+
+    def topics(self) -> set[str]:
+        """Every registered topic (what a diagram may name)."""
+        return set(self._operations)
+
+    def operations(self) -> list[Operation]:
+        """Every registered operation, by topic."""
+        return [self._operations[topic] for topic in sorted(self._operations)]
+
+    def element_templates(self) -> list[dict]:
+        """Camunda 7 element templates: analysts pick an operation by its label instead of typing a topic."""
+        return element_templates(self.operations())
+
+    @contextmanager
+    def temporarily(self, *replacements: Operation, without: tuple[str, ...] = ()) -> Iterator[Registry]:
+        """Within the block the replacements are registered (over any of the same topic) and the `without`
+        topics are gone; afterwards the registry is as it was (for tests)."""
+        saved = dict(self._operations)
+        for topic in without:
+            self._operations.pop(topic, None)
+        self._operations.update((operation.topic, operation) for operation in replacements)
+        try:
+            yield self
+        finally:
+            self._operations.clear()
+            self._operations.update(saved)
 
 
-def register(operation: Operation) -> Operation:
-    OPERATIONS[operation.topic] = operation
-    return operation
-
-
-def queue_of(topic: str) -> str:
-    """The RQ queue a topic's jobs go to; an unknown topic's go to the default queue, whose worker records the
-    incident."""
-    operation = OPERATIONS.get(topic)
-    return operation.queue if operation else Operation.queue
-
-
-def get(topic: str) -> Operation:
-    try:
-        return OPERATIONS[topic]
-    except KeyError:
-        raise KeyError(f"unknown operation topic {topic!r}") from None
-
-
-register(Operation(
-    topic="fx.convert",
-    label="Convert an amount to the base currency",
-    description="Looks up the last exchange rate on or before the date and converts the amount.",
-    handler="portal.services.workflow.operations:convert_to_base",
-    inputs=(Parameter("amount", "Amount", "${amount}"), Parameter("currency", "Currency", "${currency}"),
-            Parameter("on", "Date (YYYY-MM-DD)", "${on}")),
-    outputs=("base_amount", "rate", "rate_date", "rate_source"),
-))
-register(Operation(
-    topic="history.note",
-    label="Write a note in the instance history",
-    description="Records a line in the instance's history, e.g. to mark a milestone for auditors.",
-    handler="portal.services.workflow.operations:history_note",
-    inputs=(Parameter("text", "Text", "Milestone reached"),),
-    max_attempts=1,
-    savepoint=False,
-))
-
-
-register(Operation(
-    topic="proforma.set_state",
-    label="Set the proforma's state",
-    description="Marks the proforma in review, approved, rejected or cancelled.",
-    handler="portal.services.billing.drafting:set_state_operation",
-    inputs=(Parameter("proforma_id", "Proforma id", "${proforma_id}"), Parameter("state", "State", "approved")),
-    max_attempts=3,
-))
-register(Operation(
-    topic="proforma.redraft",
-    label="Re-draft the proforma (fetch the data again)",
-    description="Fetches the period's records from the call-logging system again and rebuilds those lines.",
-    handler="portal.services.billing.drafting:redraft_operation",
-    inputs=(Parameter("proforma_id", "Proforma id", "${proforma_id}"),),
-    outputs=("gross_total",),
-    queue="integrations",
-))
-
-
-register(Operation(
-    topic="proforma.render_documents",
-    label="Render proforma documents (PDF, HTML, SAP, UBL)",
-    description="Renders every format the contract asks for and stores them with the proforma.",
-    handler="portal.services.billing.documents:render_documents_operation",
-    inputs=(Parameter("proforma_id", "Proforma id", "${proforma_id}"),),
-    outputs=("documents",),
-    queue="exports",
-))
-
-
-register(Operation(
-    topic="proforma.upload",
-    label="Upload the proforma files to the customer's portal",
-    description="Sends the rendered files over the contract's channel (SFTP or HTTPS) with an idempotency key.",
-    handler="portal.services.billing.delivery:upload_operation",
-    inputs=(Parameter("proforma_id", "Proforma id", "${proforma_id}"),),
-    outputs=("uploaded",),
-    max_attempts=4,
-    backoff_seconds=60,
-    queue="integrations",
-))
-register(Operation(
-    topic="proforma.email",
-    label="E-mail the proforma to the customer",
-    description="Sends the PDF to the customer's billing contacts (SMTP_URL).",
-    handler="portal.services.billing.delivery:email_operation",
-    inputs=(Parameter("proforma_id", "Proforma id", "${proforma_id}"),),
-    outputs=("mail_message_id",),
-    max_attempts=5,
-    backoff_seconds=30,
-    queue="notifications",
-))
-
-
-def element_templates() -> list[dict]:
-    """Camunda 7 element templates: analysts pick an operation by its label instead of typing a topic."""
-    return [_template(operation) for operation in OPERATIONS.values()]
+def element_templates(operations: list[Operation]) -> list[dict]:
+    """The Camunda 7 element template of each operation."""
+    return [_template(operation) for operation in operations]
 
 
 def _template(operation: Operation) -> dict:
@@ -159,4 +126,3 @@ def _template(operation: Operation) -> dict:
         "description": operation.description, "appliesTo": ["bpmn:ServiceTask"],
         "properties": fixed + inputs,
     }
-

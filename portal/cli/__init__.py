@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 from devtools import demo
 from portal.errors import DomainError
 from portal.extensions import db
-from portal.infra import audit
+from portal.infra import audit, unit_of_work
 from portal.services.identity import auth, users
 
 users_cli = AppGroup("users", help="Create users and manage their second factor.")
@@ -34,15 +34,9 @@ def run_use_case(use_case):
     """One command, one transaction: commit on success, roll back and explain on a domain error."""
     with audit.acting_as(audit.Actor(f"cli:{getpass.getuser()}")):
         try:
-            result = use_case()
-            db.session.commit()
-            return result
+            return unit_of_work.run(use_case)
         except DomainError as exc:
-            db.session.rollback()
             raise click.ClickException(str(exc)) from exc
-        except Exception:
-            db.session.rollback()
-            raise
 
 
 @users_cli.command("create")

@@ -13,7 +13,7 @@ from typing import Literal
 
 import paramiko
 
-from portal.errors import DomainError
+from portal.errors import UpstreamError
 
 NAME_PATTERN = re.compile(r'[^./\\"\x00-\x1f\x7f][^/\\"\x00-\x1f\x7f]{0,199}')
 CONTENT_TYPE_PATTERN = re.compile(r"[\w.+-]+/[\w.+-]+(;[\x20-\x7e]*)?")
@@ -28,10 +28,9 @@ class ChannelError(ValueError):
         self.field = field
 
 
-class UploadError(DomainError):
-    """An upload failed; names the channel (never its secret). `transient` ones are worth retrying later."""
-
-    status = 502
+class UploadError(UpstreamError):
+    """An upload failed; names the channel (never its secret), the receiver's HTTP status if any. `transient` ones
+    are worth retrying later."""
 
     def __init__(self, message: str, *, channel: str, transient: bool = False, http_status: int | None = None,
                  file: str | None = None, offered_host_key: str | None = None):

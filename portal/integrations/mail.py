@@ -19,7 +19,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from portal.errors import DomainError
+from portal.errors import UpstreamError
 from portal.integrations.retry import RetryPolicy, Transient, retrying
 
 log = logging.getLogger(__name__)
@@ -33,18 +33,14 @@ HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII without ':' or space
 TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
-class MailError(DomainError):
+class MailError(UpstreamError):
     """Mail could not be built or sent; `field` names the bad part of the message, `smtp_code` the server's reply."""
-
-    status = 502
 
     def __init__(self, message: str, *, field: str | None = None, smtp_code: int | None = None,
                  transient: bool = False, refused: dict[str, tuple[int, str]] | None = None):
         super().__init__(message)
         self.field, self.smtp_code, self.transient = field, smtp_code, transient
         self.refused = refused or {}
-        if field:
-            self.status = 400
 
 
 @dataclass(frozen=True, repr=False)

@@ -1,4 +1,4 @@
-"""Retrying calls to outside systems: one backoff policy, one "worth retrying" signal, one loop."""
+"""Retrying calls to outside systems: one backoff policy for all; the loop for SMTP and SFTP (HTTP: http.py)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class RetryPolicy:
 
 
 class Transient(Exception):
-    """A failure worth retrying; carries the server's Retry-After (seconds) or reply code when known."""
+    """A failure worth retrying (SMTP, SFTP); carries the server's Retry-After (seconds) or reply code when known."""
 
     def __init__(self, reason: str, *, retry_after: float | None = None, code: int | None = None):
         super().__init__(reason)

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import logging
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal, Protocol
 
-from portal.errors import DomainError
-from portal.integrations.retry import RetryPolicy, Transient, retrying, utcnow
+import requests
+
+from portal.errors import UpstreamError
+from portal.integrations import http
+from portal.integrations.retry import RetryPolicy, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +31,13 @@ FIELDS = {
     INCIDENTS: "sys_id,number,priority,short_description,state,resolved_at,company",
     REQUESTS: "sys_id,number,cat_item,short_description,state,closed_at,company",
 }
+SCHEMES = ("http", "https")
 STATUS_HINTS = {400: "query rejected", 401: "bad credentials", 403: "the user may not read this table (role or ACL)",
                 404: "no such table or wrong base URL"}
 
 
-class CallLogError(DomainError):
-    """The call-logging system failed or answered something unusable; names the table, status or record."""
-
-    status = 502
+class CallLogError(UpstreamError):
+    """The call-logging system failed or answered something unusable; names the table, its HTTP status or record."""
 
     def __init__(self, message: str, *, table: str, http_status: int | None = None, sys_id: str | None = None,
                  transient: bool = False):
@@ -61,8 +59,10 @@ class Connection:
     timeout: float = 10.0
 
     def __post_init__(self):
-        if urllib.parse.urlsplit(self.base_url).scheme not in ("http", "https"):
-            raise ValueError(f"base_url must be http(s): {self.base_url!r}")
+        try:
+            http.Guard(self.base_url, SCHEMES)  # a bad scheme or port, credentials in the URL: refused now
+        except http.RefusedURL as exc:
+            raise ValueError(f"base_url: {exc}") from exc
         if self.auth not in ("basic", "oauth"):
             raise ValueError(f"auth must be 'basic' or 'oauth', not {self.auth!r}")
         if not self.company or "^" in self.company:
@@ -162,11 +162,11 @@ def fetch_period(connection: Connection, year: int, month: int, *, sleep: Callab
                  now: Callable[[], datetime] = utcnow) -> Period:
     """Resolved/closed incidents and closed-complete requests of the connection's company in the month."""
     start, end = month_bounds(year, month)
-    session = _Session(connection, sleep, retry)
     found = {}
-    for table in (INCIDENTS, REQUESTS):
-        rows = session.rows(table, encoded_query(connection.company, table, start, end), page_size)
-        found[table] = tuple(_normalise(table, row, connection.company, start, end) for row in _unique(rows))
+    with closing(_Reader(connection, sleep, retry)) as reader:
+        for table in (INCIDENTS, REQUESTS):
+            rows = reader.rows(table, encoded_query(connection.company, table, start, end), page_size)
+            found[table] = tuple(_normalise(table, row, connection.company, start, end) for row in _unique(rows))
     log.info("ServiceNow %s %04d-%02d: %d incidents, %d requests", connection.company, year, month,
              len(found[INCIDENTS]), len(found[REQUESTS]))
     return Period(connection.company, year, month, found[INCIDENTS], found[REQUESTS], now())
@@ -230,12 +230,20 @@ def fetch_period_cached(connection: Connection, year: int, month: int, cache: Pe
     return period
 
 
-class _Session:
-    """One fetch: authentication (an OAuth token is fetched once) and retried requests."""
+class _Reader:
+    """One fetch over one HTTP session: authentication (an OAuth token is fetched once), retried requests."""
 
     def __init__(self, connection: Connection, sleep: Callable[[float], Any], retry: RetryPolicy):
-        self.connection, self.sleep, self.retry = connection, sleep, retry
-        self.token: str | None = None
+        self.connection, self.token = connection, None
+        # The only POST is the OAuth token grant: a repeat just issues another token, so it is retried like a GET.
+        self.web = http.session(connection.base_url, label=f"ServiceNow {connection.company}",
+                                timeout=connection.timeout, policy=retry, sleep=sleep, schemes=SCHEMES,
+                                retry_methods={"GET", "POST"}, env_proxies=True)
+        self.web.headers["Accept"] = "application/json"
+
+    def close(self) -> None:
+        """Release the session's connections."""
+        self.web.close()
 
     def rows(self, table: str, query: str, page_size: int) -> list[dict]:
         """Every row matching the query, page by page."""
@@ -249,14 +257,14 @@ class _Session:
     def _page(self, table: str, query: str, limit: int, offset: int) -> tuple[list[dict], int | None]:
         params = {"sysparm_query": query, "sysparm_fields": FIELDS[table], "sysparm_limit": limit,
                   "sysparm_offset": offset, "sysparm_display_value": "all", "sysparm_exclude_reference_link": "true"}
-        url = f"{self._url('/api/now/table/' + table)}?{urllib.parse.urlencode(params)}"
-        headers, body = self._call(table, lambda: self._request(url, {"Authorization": self._authorization()}))
-        result = _json(table, body).get("result")
+        response = self._call(table, "GET", "/api/now/table/" + table, params=params,
+                              headers={"Authorization": self._authorization()})
+        result = _json(table, response.content).get("result")
         if not isinstance(result, list):
             raise CallLogError(f"{table}: answer has no 'result' list", table=table)
         if not all(isinstance(row, dict) for row in result):
             raise CallLogError(f"{table}: the 'result' list holds something other than records", table=table)
-        total = headers.get("X-Total-Count")
+        total = response.headers.get("X-Total-Count")
         return result, int(total) if total and total.isdigit() else None
 
     def _authorization(self) -> str:
@@ -274,57 +282,38 @@ class _Session:
                     "client_id": conn.client_id, "client_secret": conn.client_secret}
         else:
             form = {"grant_type": "client_credentials", "client_id": conn.client_id, "client_secret": conn.secret}
-        data = urllib.parse.urlencode(form).encode()
-        _, body = self._call(label, lambda: self._request(self._url(TOKEN_PATH), {}, data))
-        token = _json(label, body).get("access_token")
+        token = _json(label, self._call(label, "POST", TOKEN_PATH, data=form).content).get("access_token")
         if not token:
             raise CallLogError(f"{label}: answer has no access_token", table=label)
         return token
 
-    def _url(self, path: str) -> str:
-        return self.connection.base_url.rstrip("/") + path
-
-    def _request(self, url: str, headers: dict, data: bytes | None = None) -> urllib.request.Request:
-        headers = {"Accept": "application/json", "User-Agent": "Ledgerflow", **headers}
-        return urllib.request.Request(url, data, headers, method="POST" if data else "GET")  # noqa: S310 - http(s)
-
-    def _call(self, table: str, build: Callable[[], urllib.request.Request]) -> tuple[Any, bytes]:
-        return retrying(lambda: self._send(table, build()), what=f"ServiceNow {table}", policy=self.retry,
-                        sleep=self.sleep, give_up=lambda attempts, exc: CallLogError(
-                            f"{table}: no good answer after {attempts} attempts ({exc})", table=table,
-                            transient=True))
-
-    def _send(self, table: str, request: urllib.request.Request) -> tuple[Any, bytes]:
+    def _call(self, table: str, method: str, path: str, **options) -> requests.Response:
+        """One request (the session retries it); a failure or refusal raises CallLogError."""
         try:
-            with urllib.request.urlopen(request, timeout=self.connection.timeout) as response:  # noqa: S310 - http(s) only
-                return response.headers, response.read()
-        except urllib.error.HTTPError as exc:
-            raise _http_error(table, exc) from exc
-        except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
-            raise Transient(str(getattr(exc, "reason", exc)) or type(exc).__name__) from exc
+            response = self.web.request(method, self.connection.base_url.rstrip("/") + path, **options)
+        except http.RefusedURL as exc:
+            raise CallLogError(f"{table}: {exc}", table=table) from exc
+        except requests.RequestException as exc:
+            raise _gave_up(table, http.attempts(exc), http.reason(exc)) from exc
+        if response.status_code in http.BUSY:
+            raise _gave_up(table, http.attempts(response), f"HTTP {response.status_code}")
+        if not 200 <= response.status_code < 300:
+            raise _http_error(table, response)
+        return response
 
 
-def _http_error(table: str, exc: urllib.error.HTTPError) -> Exception:
-    status = exc.code
-    if status == 429 or status >= 500:
-        return Transient(f"HTTP {status}", retry_after=_retry_after(exc.headers.get("Retry-After")))
+def _gave_up(table: str, attempts: int, why: str) -> CallLogError:
+    return CallLogError(f"{table}: no good answer after {attempts} attempts ({why})", table=table, transient=True)
+
+
+def _http_error(table: str, response: requests.Response) -> CallLogError:
+    status = response.status_code
     try:
-        detail = (json.loads(exc.read() or b"{}").get("error") or {}).get("message", "")
-    except (ValueError, AttributeError, OSError):
+        detail = (json.loads(response.content or b"{}").get("error") or {}).get("message", "")
+    except (ValueError, AttributeError):
         detail = ""
     words = ", ".join(filter(None, [STATUS_HINTS.get(status), detail]))
     return CallLogError(f"{table}: HTTP {status}" + (f" ({words})" if words else ""), table=table, http_status=status)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value)
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 def _json(table: str, body: bytes) -> dict:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import logging
 import re
-import secrets
 import ssl
 import time
 import urllib.parse
@@ -15,7 +13,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from portal.integrations import sftp
+import requests
+
+from portal.integrations import http, sftp
 from portal.integrations.channels import (  # noqa: F401 - the upload API callers import from here
     Channel,
     ChannelError,
@@ -24,12 +24,13 @@ from portal.integrations.channels import (  # noqa: F401 - the upload API caller
     UploadFile,
     parse_host_keys,
 )
-from portal.integrations.retry import RetryPolicy, Transient, retrying, utcnow
+from portal.integrations.retry import RetryPolicy, retrying, utcnow
 from portal.integrations.sftp import remote_name  # noqa: F401 - part of the upload API
 
 log = logging.getLogger(__name__)
 
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,200}")  # printable ASCII without spaces: safe in a header and a log line
+BUSY = frozenset({*http.BUSY, 408})  # 408: the receiver gave up waiting for our body; a new attempt may deliver it
 HTTP_HINTS = {401: "bad credentials", 403: "not allowed", 404: "wrong URL", 413: "file too large"}
 
 
@@ -42,10 +43,10 @@ def upload(channel: Channel, files: list[UploadFile], idempotency_key: str, *,
     if channel.kind == "sftp":
         _retrying(channel, lambda: sftp.send_files(channel, files, idempotency_key, receipts, now), sleep, retry)
     else:
-        for file in files:
-            key = idempotency_key if len(files) == 1 else f"{idempotency_key}:{file.name}"
-            receipts[file.name] = _retrying(channel, lambda f=file, k=key: _https_put(channel, f, k, now),
-                                            sleep, retry)
+        with _https_session(channel, sleep, retry) as web:
+            for file in files:
+                key = idempotency_key if len(files) == 1 else f"{idempotency_key}:{file.name}"
+                receipts[file.name] = _https_receipt(channel, file, key, _post(web, channel, file, key), now)
     for receipt in receipts.values():
         log.info("Upload %s -> %s (%s, key %s)", channel.label, receipt.location, receipt.status,
                  receipt.idempotency_key)
@@ -61,25 +62,39 @@ def _check_request(files: list[UploadFile], idempotency_key: str) -> None:
 
 
 def _retrying(channel: Channel, attempt_once, sleep: Callable[[float], Any], retry: RetryPolicy):
+    """SFTP is no HTTP, so it keeps retry.py's loop; HTTPS retries are the session's."""
     return retrying(attempt_once, what=f"Upload {channel.label}", policy=retry, sleep=sleep,
-                    give_up=lambda attempts, exc: UploadError(
-                        f"{channel.label}: upload failed after {attempts} attempts ({exc})", channel=channel.label,
-                        transient=True))
+                    give_up=lambda attempts, exc: _gave_up(channel, attempts, str(exc)))
 
 
-def _https_put(channel: Channel, file: UploadFile, key: str, now: Callable[[], datetime]) -> Receipt:
-    body, boundary = _multipart(file)
-    headers = {"Idempotency-Key": key, "Content-Type": f"multipart/form-data; boundary={boundary}",
-               "Accept": "application/json", "User-Agent": "Ledgerflow", **_authorization(channel)}
-    status, headers, payload = _post(channel, body, headers)
-    return _https_receipt(channel, file, key, status, headers, payload, now)
+def _gave_up(channel: Channel, attempts: int, why: str) -> UploadError:
+    return UploadError(f"{channel.label}: upload failed after {attempts} attempts ({why})", channel=channel.label,
+                       transient=True)
 
 
-def _multipart(file: UploadFile) -> tuple[bytes, str]:
-    boundary = f"ledgerflow-{secrets.token_hex(16)}"
-    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file.name}"\r\n'
-            f"Content-Type: {file.content_type}\r\n\r\n")
-    return head.encode() + file.content + f"\r\n--{boundary}--\r\n".encode(), boundary
+def _https_session(channel: Channel, sleep: Callable[[float], Any], retry: RetryPolicy) -> http.Session:
+    # POST is retried although it is not idempotent in general: every upload carries an Idempotency-Key that the
+    # receiver deduplicates on (a repeat is answered 200, or 409 naming the key, with the first reference), so a
+    # retry after a lost answer cannot store the file twice.
+    return http.session(channel.url, label=f"Upload {channel.label}", timeout=channel.timeout, policy=retry,
+                        sleep=sleep, retry_methods={"POST"}, retry_statuses=BUSY,
+                        ssl_context=channel.tls_context())
+
+
+def _post(web: http.Session, channel: Channel, file: UploadFile, key: str) -> requests.Response:
+    """The file as multipart form data; never follows a redirect (it would carry the credentials elsewhere)."""
+    headers = {"Idempotency-Key": key, "Accept": "application/json", **_authorization(channel)}
+    try:
+        return web.post(channel.url, files={"file": (file.name, file.content, file.content_type)}, headers=headers,
+                        allow_redirects=False)
+    except http.RefusedURL as exc:
+        raise UploadError(f"{channel.label}: {exc}", channel=channel.label, file=file.name) from exc
+    except requests.RequestException as exc:
+        untrusted = http.cause(exc, ssl.SSLCertVerificationError)
+        if untrusted:
+            raise UploadError(f"{channel.label}: server certificate not trusted ({untrusted.verify_message}); "
+                              "configure the CA certificate that issued it", channel=channel.label) from exc
+        raise _gave_up(channel, http.attempts(exc), http.reason(exc)) from exc
 
 
 def _authorization(channel: Channel) -> dict[str, str]:
@@ -88,31 +103,12 @@ def _authorization(channel: Channel) -> dict[str, str]:
     return {"Authorization": f"Bearer {channel.secret}"} if channel.secret else {}
 
 
-def _post(channel: Channel, body: bytes, headers: dict[str, str]) -> tuple[int, http.client.HTTPMessage, bytes]:
-    """One POST with certificate checks; never follows a redirect (it would carry the credentials elsewhere)."""
-    parts = urllib.parse.urlsplit(channel.url)
-    target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
-    connection = http.client.HTTPSConnection(parts.hostname, parts.port or 443, timeout=channel.timeout,
-                                             context=channel.tls_context())
-    try:
-        connection.request("POST", target, body, headers)
-        response = connection.getresponse()
-        return response.status, response.headers, response.read()
-    except ssl.SSLCertVerificationError as exc:
-        raise UploadError(f"{channel.label}: server certificate not trusted ({exc.verify_message}); "
-                          "configure the CA certificate that issued it", channel=channel.label) from exc
-    except (OSError, http.client.HTTPException) as exc:
-        raise Transient(str(exc) or type(exc).__name__) from exc
-    finally:
-        connection.close()
-
-
-def _https_receipt(channel: Channel, file: UploadFile, key: str, status: int, headers: http.client.HTTPMessage,
-                   payload: bytes, now: Callable[[], datetime]) -> Receipt:
-    if status in (408, 429) or status >= 500:
-        retry_after = headers.get("Retry-After", "").strip()
-        raise Transient(f"HTTP {status}", retry_after=float(retry_after) if retry_after.isdigit() else None)
-    answer = _json_object(payload)
+def _https_receipt(channel: Channel, file: UploadFile, key: str, response: requests.Response,
+                   now: Callable[[], datetime]) -> Receipt:
+    status, headers = response.status_code, response.headers
+    if status in BUSY:
+        raise _gave_up(channel, http.attempts(response), f"HTTP {status}")
+    answer = _json_object(response.content)
     replayed = key in (headers.get("Idempotency-Key"), answer.get("idempotency_key"))
     if status not in (200, 201, 202) and not (status == 409 and replayed):
         detail = ", ".join(filter(None, [HTTP_HINTS.get(status), str(answer.get("error") or "")[:200]]))

@@ -11,8 +11,7 @@ from rq import Queue
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from portal.extensions import db
-from portal.infra import outbox
+from portal.infra import outbox, unit_of_work
 
 # Every queue, in priority order: workers listen to all of them in this order.
 QUEUES = ("workflow", "notifications", "billing", "integrations", "exports")
@@ -56,13 +55,7 @@ def job(func):
     def run(*args, **kwargs):
         app = current_app._get_current_object() if has_app_context() else _app_for_worker()
         with app.app_context():
-            try:
-                result = func(*args, **kwargs)
-                db.session.commit()
-                return result
-            except Exception:
-                db.session.rollback()
-                raise
+            return unit_of_work.run(func, *args, **kwargs)
 
     return run
 

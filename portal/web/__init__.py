@@ -8,6 +8,7 @@ from flask import Flask, abort, jsonify, render_template, request, send_from_dir
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+from portal.edge import http_status
 from portal.errors import DomainError
 from portal.extensions import db, login_manager
 from portal.infra import audit
@@ -19,8 +20,10 @@ from portal.web.forms import EmptyForm
 from portal.web.nav import navigation
 
 ASSETS = Path(__file__).resolve().parents[2] / "node_modules"
-# Front-end files served from node_modules (installed by `make setup`): package -> allowed folder.
-ASSET_FOLDERS = {"bootstrap": "bootstrap/dist", "htmx": "htmx.org/dist", "bpmn": "camunda-bpmn-js/dist"}
+# Front-end files served under /assets/<package>/: node_modules (installed by `make setup`) and the portal's own
+# scripts (portal/static), which the CSP requires instead of inline ones. package -> allowed folder.
+ASSET_FOLDERS = {"bootstrap": ASSETS / "bootstrap/dist", "bpmn": ASSETS / "camunda-bpmn-js/dist",
+                 "portal": Path(__file__).resolve().parents[1] / "static"}
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -29,7 +32,7 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; font-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+        "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
     ),
 }
 
@@ -50,7 +53,7 @@ def _asset(package: str, filename: str):
     folder = ASSET_FOLDERS.get(package)
     if folder is None:
         abort(404)
-    return send_from_directory(ASSETS / folder, filename, max_age=3600)
+    return send_from_directory(folder, filename, max_age=3600)
 
 
 def _init_login(app: Flask) -> None:
@@ -92,7 +95,7 @@ def _init_errors(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
         db.session.rollback()
-        return _error_page(exc.status, str(exc))
+        return _error_page(http_status(exc), str(exc))
 
     for code in (400, 403, 404, 405, 409, 429, 500):
         app.register_error_handler(code, _http_error)

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from portal.edge import safe_next
 from portal.errors import AuthenticationError
 from portal.extensions import db, limiter
+from portal.infra.unit_of_work import unit_of_work
 from portal.models import User
 from portal.models.types import utcnow
 from portal.services.identity import auth
@@ -90,8 +91,8 @@ def enroll():
     user = _pending_user()
     if user is None or user.has_second_factor:
         return redirect(url_for("auth.login"))
-    secret = auth.start_enrollment(user)
-    db.session.commit()
+    with unit_of_work():
+        secret = auth.start_enrollment(user)
     form = CodeForm()
     if form.validate_on_submit():
         try:
@@ -115,11 +116,9 @@ def _enroll_page(user: User, secret: str, form):
 @bp.route("/logout", methods=["POST"])
 @public
 def logout():
-    form = EmptyForm()
-    if form.validate_on_submit():
-        logout_user()
-        session.clear()
-        flash("You are signed out.", "info")
+    logout_user()  # the app-wide CSRF check has passed: the form came from this site
+    session.clear()
+    flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
 
 
@@ -140,8 +139,8 @@ def _finish_login(user: User, next_url: str | None):
     session.pop(PENDING, None)
     login_user(user)
     session.permanent = True
-    auth.record_login(user)
-    db.session.commit()
+    with unit_of_work():
+        auth.record_login(user)
     return redirect(next_url or url_for("main.home"))
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.errors import DomainError
-from portal.extensions import db
+from portal.infra.unit_of_work import unit_of_work
 from portal.security import can
 from portal.services.billing import drafting
 from portal.services.reporting import dashboard
@@ -43,14 +43,11 @@ def dashboard_page():
 @require("billing.draft")
 def draft_proformas():
     """The dashboard's "Draft proformas" button: one proforma per active contract for the month."""
-    if not EmptyForm().validate_on_submit():
-        abort(400)
     period = request.form.get("period", "")
     try:
-        report = drafting.draft_period(period, prepared_by=current_user.email)
-        db.session.commit()
+        with unit_of_work():
+            report = drafting.draft_period(period, prepared_by=current_user.email)
     except DomainError as exc:
-        db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("main.dashboard"))
     flash(f"{period}: {len(report.created)} drafted, {len(report.existing)} already there, "

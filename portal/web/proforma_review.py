@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, request, url_for
+from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user
 
 from portal.edge import run_and_flash
 from portal.services.billing import proforma_review
+from portal.services.workflow import tasks
 from portal.web.access import require
-from portal.web.forms import EmptyForm
-from portal.web.tasks import _visible
 
 bp = Blueprint("proforma_review", __name__, url_prefix="/tasks/<int:task_id>/proforma")
 
@@ -34,8 +33,6 @@ def add_line(task_id: int):
 
 
 def _edit(task_id: int, use_case, message: str):
-    _visible(task_id)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    tasks.visible(task_id, current_user)  # 404 for people who may not see the task
     run_and_flash(use_case, message)
     return redirect(url_for("tasks.detail", task_id=task_id) + "#proforma")

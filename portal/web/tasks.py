@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from portal.edge import run_and_flash, safe_next
-from portal.errors import Conflict, DomainError, ValidationError
-from portal.extensions import db
-from portal.models import User
+from portal.errors import Conflict, ValidationError
+from portal.infra.unit_of_work import unit_of_work
 from portal.models.types import utcnow
 from portal.security import can
 from portal.services.billing import proforma_review
@@ -38,15 +36,15 @@ def inbox_page():
 @bp.get("/<int:task_id>", endpoint="detail")
 @require("tasks.view")
 def detail(task_id: int, error: ValidationError | None = None):
-    task = _visible(task_id)
+    task = tasks.visible(task_id, current_user)  # 404 for people who may not see it
     proforma = proforma_review.proforma_for(task)
     return render_template("tasks/detail.html", task=task, now=utcnow(), form=EmptyForm(), proforma=proforma,
                            error=error,
                            may_edit=proforma is not None and proforma_review.may_edit(task, current_user),
                            refusal=tasks.refusal(task, current_user),
                            history=steps.describe(task.instance, request.args.get("history_page", 1, type=int), 20),
-                           managers=can(current_user, "users.manage") or "finance_manager" in current_user.role_codes,
-                           eligible=_eligible_users(task) if task.state == "open" else [])
+                           managers=can(current_user, "tasks.manage"),
+                           eligible=tasks.eligible_users(task) if task.state == "open" else [])
 
 
 @bp.post("/<int:task_id>/claim")
@@ -78,20 +76,18 @@ def comment(task_id: int):
 @bp.post("/<int:task_id>/complete")
 @require("tasks.view")
 def complete(task_id: int):
-    _visible(task_id)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    tasks.visible(task_id, current_user)
     version = request.form.get("version", type=int)
     outcome = request.form.get("outcome") or None
     try:
-        task = tasks.complete(task_id, current_user, request.form.to_dict(), expected_version=version, outcome=outcome)
-        db.session.commit()
+        with unit_of_work():
+            task = tasks.complete(task_id, current_user, request.form.to_dict(), expected_version=version,
+                                  outcome=outcome)
     except ValidationError as exc:
-        db.session.rollback()
-        flash(f"{_label(task_id, exc.field)}: {exc.message}", "danger")
+        for field, message in exc.errors.items():
+            flash(f"{_label(task_id, field)}: {message}", "danger")
         return detail(task_id, error=exc), 400
     except Conflict as exc:
-        db.session.rollback()
         flash(str(exc), "warning")
         return detail(task_id), 409
     flash(f"Done: {task.name}{f' ({outcome})' if outcome else ''}.", "success")
@@ -99,29 +95,11 @@ def complete(task_id: int):
 
 
 def _act(task_id: int, use_case, message: str):
-    _visible(task_id)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    tasks.visible(task_id, current_user)
     run_and_flash(use_case, message)
     return redirect(safe_next(request.form.get("next")) or url_for("tasks.detail", task_id=task_id))
-
-
-def _visible(task_id: int):
-    """The task, or 404 for people who may not see it (as if it did not exist)."""
-    try:
-        task = tasks.get(task_id)
-    except DomainError:
-        abort(404)
-    if not tasks.may_see(task, current_user):
-        abort(404)
-    return task
 
 
 def _label(task_id: int, field: str) -> str:
     form = tasks.get(task_id).form or []
     return next((f["label"] for f in form if f["id"] == field), field.replace("_", " ").capitalize())
-
-
-def _eligible_users(task) -> list[str]:
-    users = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.email))
-    return [u.email for u in users if tasks.is_candidate(task, u) and u.email not in (task.excluded_users or [])]

@@ -7,9 +7,9 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import DocumentTemplate, ProjectDocument
 from portal.services.billing import files
-from tests.admin.test_grids import count, page_text, post, upload
-from tests.conftest import login_as
 from tests.support import factories as f
+from tests.support.rows import count
+from tests.support.web import login_as, page_text, post_form, upload
 
 # ---------------------------------------------------------------- 5. stored files
 
@@ -43,7 +43,7 @@ def test_templates_cannot_be_edited(client, admin):
     stored = files.upload_template("Layout", "proforma_html", "layout.html", b"<p>x</p>", "seed")
     db.session.commit()
     assert client.get(f"/admin/document_templates/edit/?id={stored.id}").status_code == 302
-    post(client, f"/admin/document_templates/edit/?id={stored.id}", {"name": "Changed", "kind": "other"})
+    post_form(client, f"/admin/document_templates/edit/?id={stored.id}", {"name": "Changed", "kind": "other"})
     db.session.expire_all()
     assert db.session.get(DocumentTemplate, stored.id).name == "Layout"
     assert "/admin/document_templates/edit/" not in client.get("/admin/document_templates/").get_data(as_text=True)

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from portal.extensions import db
-from tests.admin.test_grids import filter_groups, page_text
 from tests.support import factories as f
+from tests.support.web import filter_groups, page_text
 
 URL = "/admin/fixed_lines/"
 

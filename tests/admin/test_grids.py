@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import csv
-import html
 import io
-import json
 import re
 from datetime import date, timedelta
 
 import openpyxl
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from werkzeug.security import check_password_hash
 
 from portal.extensions import db
 from portal.models import Contract, Customer, CustomerContact, ExchangeRate, User
 from portal.services.billing import files
-from tests.conftest import csrf_from, login_as
 from tests.support import factories as f
+from tests.support.rows import count
+from tests.support.web import filter_groups, page_text, post_form, sign_in
 
 GRIDS = ("customers", "contracts", "projects", "fixed_lines", "rate_cards", "exchange_rates", "document_templates",
          "project_documents", "users", "roles", "audit")
@@ -37,26 +36,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # ---------------------------------------------------------------- helpers
 
-def sign_in(app, client, user) -> None:
-    """Commit the test's rows so far (requests run in their own session on the same connection), sign in."""
-    db.session.commit()
-    login_as(app, client, user)
-
-
-def post(client, url: str, data: dict | None = None, **kwargs):
-    token = csrf_from(client.get("/dashboard").get_data(as_text=True))
-    return client.post(url, data={"csrf_token": token, **(data or {})}, **kwargs)
-
-
-def page_text(response) -> str:
-    return html.unescape(re.sub(r"\s+", " ", response.get_data(as_text=True)))
-
-
-def count(model, *where) -> int:
-    db.session.expire_all()
-    return db.session.scalar(select(func.count()).select_from(model).where(*where))
-
-
 def customer_form(**overrides) -> dict:
     return {"code": "ACME", "name": "Acme GmbH", "currency": "EUR", "billing_country": "DE", "active": "y",
             **overrides}
@@ -68,20 +47,9 @@ def contract_form(customer, **overrides) -> dict:
             "upload_channel": "none", "valid_from": "2026-01-01", **overrides}
 
 
-def upload(client, url: str, data: dict, content: bytes | None, filename: str):
-    if content is not None:
-        data = {**data, "file": (io.BytesIO(content), filename)}
-    return post(client, url, data, content_type="multipart/form-data")
-
-
 def xlsx_rows(response) -> list[list]:
     sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
     return [[cell.value for cell in row] for row in sheet.iter_rows()]
-
-
-def filter_groups(response) -> dict:
-    match = re.search(r'(?s)id="filter-groups-data"[^>]*>(.*?)</', response.get_data(as_text=True))
-    return json.loads(html.unescape(match.group(1))) if match else {}
 
 
 @pytest.fixture
@@ -105,13 +73,13 @@ def everything(app, make_user):
 def test_accountant_creates_customer_and_admin_edits_it(app, client, make_user):
     accountant, admin_user = make_user("accountant"), make_user("admin")
     sign_in(app, client, accountant)
-    response = post(client, "/admin/customers/new/", customer_form())
+    response = post_form(client, "/admin/customers/new/", customer_form())
     assert response.status_code == 302
     customer = db.session.scalar(select(Customer).where(Customer.code == "ACME"))
     assert customer is not None and customer.name == "Acme GmbH"
 
     sign_in(app, client, admin_user)
-    response = post(client, f"/admin/customers/edit/?id={customer.id}", customer_form(name="Acme AG"))
+    response = post_form(client, f"/admin/customers/edit/?id={customer.id}", customer_form(name="Acme AG"))
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(Customer, customer.id).name == "Acme AG"
@@ -122,7 +90,7 @@ def test_accountant_creates_customer_and_admin_edits_it(app, client, make_user):
 def test_contract_ending_before_it_starts_names_valid_to(client, admin):
     customer = f.CustomerFactory()
     db.session.commit()
-    response = post(client, "/admin/contracts/new/", contract_form(customer, valid_to="2025-12-31"))
+    response = post_form(client, "/admin/contracts/new/", contract_form(customer, valid_to="2025-12-31"))
     assert "Valid to: must not be before valid_from" in page_text(response)
     assert count(Contract) == 0
 
@@ -139,7 +107,7 @@ def test_unusable_upload_trust_settings_name_their_field(client, admin, channel,
     db.session.commit()
     form = contract_form(customer, upload_channel=channel, upload_url=url, upload_username="ledgerflow",
                          **{field: value})
-    assert message in page_text(post(client, "/admin/contracts/new/", form))
+    assert message in page_text(post_form(client, "/admin/contracts/new/", form))
     assert count(Contract) == 0
 
 
@@ -151,34 +119,34 @@ def test_https_contract_keeps_the_ca_certificates_it_trusts(client, admin, tmp_p
     db.session.commit()
     form = contract_form(customer, upload_channel="https", upload_url="https://portal.example.com/upload",
                          upload_ca_certificates=pem)
-    assert post(client, "/admin/contracts/new/", form).status_code == 302
+    assert post_form(client, "/admin/contracts/new/", form).status_code == 302
     contract = db.session.scalar(select(Contract).where(Contract.number == "K-NEW"))
     assert contract.upload_ca_certificates.strip() == pem.strip()
 
 
 def test_lower_case_currency_names_currency(client, admin):
-    response = post(client, "/admin/customers/new/", customer_form(currency="eur"))
+    response = post_form(client, "/admin/customers/new/", customer_form(currency="eur"))
     assert "Currency: use a three-letter ISO 4217 code" in page_text(response)
     assert count(Customer) == 0
 
 
 def test_zero_exchange_rate_names_rate(client, admin):
-    response = post(client, "/admin/exchange_rates/new/",
+    response = post_form(client, "/admin/exchange_rates/new/",
                     {"currency": "USD", "rate_date": "2026-01-05", "rate": "0", "source": "manual"})
     assert "Rate (base currency per unit): must be greater than zero" in page_text(response)
     assert count(ExchangeRate) == 0
 
 
 def test_duplicate_customer_code_is_refused_with_one_row_left(client, admin):
-    assert post(client, "/admin/customers/new/", customer_form()).status_code == 302
-    response = post(client, "/admin/customers/new/", customer_form(name="Other Acme"))
+    assert post_form(client, "/admin/customers/new/", customer_form()).status_code == 302
+    response = post_form(client, "/admin/customers/new/", customer_form(name="Other Acme"))
     assert response.status_code == 200 and "Already exists." in page_text(response)
     assert count(Customer, Customer.code == "ACME") == 1
 
 
 def test_invalid_inline_contact_email_saves_neither_customer_nor_contact(client, admin):
     contact = {"contacts-0-kind": "billing", "contacts-0-name": "Bob", "contacts-0-email": "not-an-address"}
-    response = post(client, "/admin/customers/new/", customer_form(**contact))
+    response = post_form(client, "/admin/customers/new/", customer_form(**contact))
     assert "Email: not an e-mail address" in page_text(response)
     assert count(Customer) == 0 and count(CustomerContact) == 0
 
@@ -287,7 +255,7 @@ def user_form(*roles, **overrides) -> dict:
 
 def test_admin_creates_user_with_roles_and_password(client, admin):
     password = "a long enough password"
-    response = post(client, "/admin/users/new/", user_form("accountant", "guest", new_password=password))
+    response = post_form(client, "/admin/users/new/", user_form("accountant", "guest", new_password=password))
     assert response.status_code == 302
     user = db.session.scalar(select(User).where(User.email == "new.person@example.com"))
     assert user.role_codes == {"accountant", "guest"}
@@ -295,13 +263,13 @@ def test_admin_creates_user_with_roles_and_password(client, admin):
 
 
 def test_new_user_without_password_names_new_password(client, admin):
-    response = post(client, "/admin/users/new/", user_form("accountant"))
+    response = post_form(client, "/admin/users/new/", user_form("accountant"))
     assert "New password: a new user needs a password" in page_text(response)
     assert count(User) == 1
 
 
 def test_customer_role_without_customer_names_customer(client, admin):
-    response = post(client, "/admin/users/new/", user_form("customer", new_password="a long enough password"))
+    response = post_form(client, "/admin/users/new/", user_form("customer", new_password="a long enough password"))
     assert "Customer: a user with the customer role must belong to a customer" in page_text(response)
     assert count(User) == 1
 
@@ -309,7 +277,7 @@ def test_customer_role_without_customer_names_customer(client, admin):
 def test_reset_2fa_action_clears_selected_users_only(client, admin, make_user):
     chosen, other = (make_user("guest", totp_secret=TOTP_SECRET) for _ in range(2))
     db.session.commit()
-    post(client, "/admin/users/action/", {"action": "reset_2fa", "rowid": [str(chosen.id)]})
+    post_form(client, "/admin/users/action/", {"action": "reset_2fa", "rowid": [str(chosen.id)]})
     db.session.expire_all()
     assert (chosen.totp_secret, chosen.totp_confirmed_at) == (None, None)
     assert other.totp_secret == TOTP_SECRET and other.totp_confirmed_at is not None
@@ -323,7 +291,7 @@ def test_users_grid_is_for_admins_only(app, client, make_user):
 def test_contract_upload_secret_is_stored_encrypted(client, admin):
     customer = f.CustomerFactory()
     db.session.commit()
-    response = post(client, "/admin/contracts/new/", contract_form(customer, new_upload_secret=UPLOAD_SECRET))
+    response = post_form(client, "/admin/contracts/new/", contract_form(customer, new_upload_secret=UPLOAD_SECRET))
     assert response.status_code == 302
     raw = db.session.execute(text("select upload_secret from contracts")).scalar_one()
     assert raw and UPLOAD_SECRET not in raw
@@ -338,10 +306,10 @@ def test_guest_reads_customers_but_cannot_change_them(app, client, make_user):
     assert client.get("/admin/customers/").status_code == 200
     new_form = client.get("/admin/customers/new/")
     assert new_form.status_code == 302 and 'name="code"' not in new_form.get_data(as_text=True)
-    post(client, "/admin/customers/new/", customer_form())
-    post(client, f"/admin/customers/edit/?id={customer.id}", customer_form(code=customer.code, name="Hacked"))
-    post(client, "/admin/customers/delete/", {"id": str(customer.id)})
-    post(client, "/admin/customers/action/", {"action": "delete", "rowid": [str(customer.id)]})
+    post_form(client, "/admin/customers/new/", customer_form())
+    post_form(client, f"/admin/customers/edit/?id={customer.id}", customer_form(code=customer.code, name="Hacked"))
+    post_form(client, "/admin/customers/delete/", {"id": str(customer.id)})
+    post_form(client, "/admin/customers/action/", {"action": "delete", "rowid": [str(customer.id)]})
     assert count(Customer) == 1
     assert db.session.get(Customer, customer.id).name == "Kept Ltd"
 
@@ -353,9 +321,9 @@ def test_audit_grid_is_read_only_even_for_admin(client, admin):
     before = db.session.execute(text("select count(*), max(actor) from audit_events")).one()
     assert client.get("/admin/audit/new/").status_code == 302
     assert client.get(f"/admin/audit/edit/?id={event_id}").status_code == 302
-    post(client, "/admin/audit/new/", {"actor": "forged"})
-    post(client, f"/admin/audit/edit/?id={event_id}", {"actor": "forged"})
-    post(client, "/admin/audit/delete/", {"id": str(event_id)})
-    post(client, "/admin/audit/action/", {"action": "delete", "rowid": [str(event_id)]})
+    post_form(client, "/admin/audit/new/", {"actor": "forged"})
+    post_form(client, f"/admin/audit/edit/?id={event_id}", {"actor": "forged"})
+    post_form(client, "/admin/audit/delete/", {"id": str(event_id)})
+    post_form(client, "/admin/audit/action/", {"action": "delete", "rowid": [str(event_id)]})
     assert db.session.execute(text("select count(*), max(actor) from audit_events")).one() == before
     assert client.get(f"/admin/audit/details/?id={event_id}").status_code == 200

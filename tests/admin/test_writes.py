@@ -11,9 +11,10 @@ from flask import url_for
 
 from portal.models.user import ROLE_CATALOG
 from tests.support import factories
+from tests.web.access_expectations import writes
 from tests.web.access_probes import snapshot
 from tests.web.access_world import _seq
-from tests.web.test_access_matrix import admin_views, holds, sign_in
+from tests.web.test_access_matrix import admin_views, sign_in
 
 
 def _forms(w, n):
@@ -51,7 +52,7 @@ def test_write_table_covers_every_grid(app):
 @pytest.mark.parametrize(("endpoint", "fn"), [(e, "create_view") for e in CREATES] + [(e, "edit_view") for e in EDITS])
 def test_writers_can_create_and_edit(app, client, world, endpoint, fn):
     view = admin_views(app)[endpoint]
-    writer = [r for r in ROLE_CATALOG if holds(r, view.write_permission)][-1]  # the least powerful writer
+    writer = [r for r in ROLE_CATALOG if writes(r, endpoint)][-1]  # the least powerful writer
     _, token = sign_in(app, client, writer, world)
     table = view.model.__table__.name
     with app.test_request_context():

@@ -223,6 +223,19 @@ def test_point_one_plus_point_two_is_exact():
     assert [row["GrossAmount"] for row in rows] == ["0.12", "0.24"]
 
 
+def test_half_cents_round_up_and_are_carried_as_computed():
+    """13.50 at 19 % is 2.565: 2.57 half-up (portal.money.quantize), where half-even and float round() give 2.56."""
+    doc = document((line(1, "1", "13.50", "19"), line(2, "0.5", "2.25", "19")))
+    assert [(item.net_amount, item.tax_amount) for item in doc.lines] == [
+        (Decimal("13.50"), Decimal("2.57")), (Decimal("1.13"), Decimal("0.21"))]
+    idoc = parse(render_idoc(doc, created_at=CREATED))
+    totals = by_qualifier(idoc, "E1EDS01", "SUMID")
+    assert (totals["010"]["SUMME"], totals["005"]["SUMME"], totals["011"]["SUMME"]) == ("14.63", "2.78", "17.41")
+    rows = csv_rows(render_sap_csv(doc))
+    assert [(row["NetAmount"], row["TaxAmount"], row["GrossAmount"]) for row in rows] == [
+        ("13.50", "2.57", "16.07"), ("1.13", "0.21", "1.34")]
+
+
 # ----- IDoc: errors -------------------------------------------------------------------------------
 
 

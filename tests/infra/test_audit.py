@@ -13,8 +13,8 @@ from portal.extensions import db
 from portal.infra import audit
 from portal.models import AuditEvent, Customer
 from portal.services.identity import auth
-from tests.conftest import csrf_from, login_as
 from tests.support import factories as f
+from tests.support.web import csrf_from, login_as
 
 TOTP_SECRET = "JBSWY3DPEHPK3PXP"
 

@@ -236,6 +236,32 @@ def test_connection_and_month_are_validated(server, sleeps):
         fetch(basic(server), sleeps, month=13)
 
 
+def test_credentials_in_the_base_url_are_refused_without_showing_them(server):
+    with pytest.raises(ValueError, match="credentials") as caught:
+        Connection(server.base_url.replace("http://", "http://admin:hunter2@"), ACME)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_redirect_to_another_host_is_refused_and_not_retried(server, sleeps):
+    def elsewhere(environ, start_response):
+        start_response("302 Found", [("Location", f"{server.base_url}/api/now/table/incident")])
+        return [b""]
+
+    running = start_fake_servicenow(elsewhere)  # the same fake on another port: another origin
+    try:
+        with pytest.raises(CallLogError, match=r"incident: refused to call http://127\.0\.0\.1:\d+/api") as caught:
+            fetch(basic(running), sleeps)
+    finally:
+        running.stop()
+    assert not caught.value.transient and sleeps == [] and server.fake.log == []
+
+
+def test_503_with_retry_after_then_success_waits_as_asked(server, sleeps):
+    server.fake.fail_next(2, status=503, retry_after="5")
+    assert len(fetch(basic(server), sleeps).incidents) == 6
+    assert sleeps == [5, 5] and len(server.fake.log) == 4
+
+
 def test_december_reaches_into_the_next_year(server, sleeps):
     assert numbers(fetch(basic(server), sleeps, month=12).incidents) == ["INC0010014"]
 

@@ -295,6 +295,28 @@ def test_https_5xx_is_retried_with_growing_delays_and_retry_after(https, sleeps)
     assert sleeps == [1.0, 2.0] and len(https.receiver.requests) == 3
 
 
+def test_https_answer_lost_in_a_timeout_is_retried_and_stored_once(tmp_path, sleeps):
+    """POST is retried because the receiver deduplicates on the Idempotency-Key: the repeat finds the first copy."""
+    server, receiver, ca = https_server(tmp_path, threaded=True)
+    receiver.slow.append(3.0)  # stores the file, then answers too late for the client
+    server.start()
+    try:
+        channel = Channel("https", server.url_for("/upload"), USERNAME, PASSWORD, 0.5, ca_certificates=ca.read_text())
+        [receipt] = upload(channel, [INVOICE], KEY, sleep=sleeps.append, now=lambda: NOW)
+    finally:
+        server.stop()
+    assert [r["key"] for r in receiver.requests] == [KEY, KEY] and len(receiver.stored) == 1
+    assert (receipt.reference, receipt.status, receipt.already_present) == ("RCV-0001", "HTTP 200", True)
+    assert sleeps == [1.0]
+
+
+def test_https_redirect_is_not_followed(https, sleeps):
+    https.receiver.answers.append((307, {}, https.url_for("/upload")))  # followed, it would post a second time
+    with pytest.raises(UploadError, match="HTTP 307") as caught:
+        send(https_channel(https), sleeps)
+    assert not caught.value.transient and len(https.receiver.requests) == 1
+
+
 def test_https_always_down_gives_up_as_transient(sleeps):
     channel = Channel("https", f"https://127.0.0.1:{free_port()}/upload", USERNAME, PASSWORD, 2.0)
     with pytest.raises(UploadError, match="upload failed after 3 attempts") as caught:

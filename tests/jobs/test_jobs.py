@@ -9,7 +9,7 @@ from rq import Queue
 from portal import create_app
 from portal.jobs import QUEUES, enqueue
 from portal.jobs.system import check_database
-from tests.conftest import app_config, require_service
+from tests.support.app import app_config
 from tests.support.servers import (
     REDIS_URL,
     flask_command,
@@ -17,14 +17,15 @@ from tests.support.servers import (
     fresh_postgres_database,
     postgres_reachable,
     redis_reachable,
+    require_service,
 )
 
 
-def test_embedded_mode_runs_jobs_in_process(app):
+def test_embedded_mode_runs_jobs_in_process(app, database):
     with app.app_context():
         job = enqueue(check_database, queue="workflow")
     assert job.get_status() == "finished"
-    assert job.return_value()["database"] == "sqlite"
+    assert job.return_value()["database"] == database  # ran here, on this test's database
 
 
 def test_unknown_queue_is_refused(app):

@@ -9,14 +9,14 @@ from decimal import Decimal
 
 import pytest
 
+from portal.services.handlers import register_all
 from tests.support.paths import WORKFLOW_DATA
 from workflows import engine
-from workflows.operations import OPERATIONS
 from workflows.parser import InvalidDiagram, Rules
 
 DATA = WORKFLOW_DATA
 ROLES = {"accountant", "reviewer", "approver", "finance_manager"}
-RULES = Rules(topics=set(OPERATIONS), roles=set(ROLES))
+RULES = Rules(topics=register_all().topics(), roles=set(ROLES))
 
 _HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"

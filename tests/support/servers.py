@@ -10,12 +10,23 @@ import uuid
 from pathlib import Path
 
 import psycopg
+import pytest
 from sqlalchemy.engine import make_url
 
 from tests.support.paths import ROOT
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_service(name: str, reachable: bool, why: str) -> None:
+    """Skip on a bare machine, but fail under CI=true: CI must prove the real service works."""
+    if reachable:
+        return
+    if IN_CI:
+        pytest.fail(f"{name} is unreachable under CI=true: {why}")
+    pytest.skip(f"{name} unreachable: {why}")
 
 
 def _libpq(url) -> str:

@@ -10,6 +10,7 @@ import os
 import socket
 import ssl
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -213,7 +214,8 @@ class Receiver:
     def __init__(self):
         self.stored: dict[str, tuple[str, str, bytes]] = {}  # key -> (reference, file name, content)
         self.requests: list[dict] = []
-        self.answers: list[tuple[int, dict]] = []  # scripted answers, used up before the normal ones
+        self.answers: list[tuple] = []  # scripted (status, body[, location]), used up before the normal ones
+        self.slow: list[float] = []  # seconds to wait before answering, after storing: an answer lost in a timeout
 
     def handle(self, request: Request) -> Response:
         """Record, check the credentials, store once per key."""
@@ -229,6 +231,8 @@ class Receiver:
             return _json(200, {"reference": self.stored[key][0], "idempotency_key": key})
         reference = f"RCV-{len(self.stored) + 1:04d}"
         self.stored[key] = (reference, upload.filename, self.requests[-1]["content"])
+        if self.slow:
+            time.sleep(self.slow.pop(0))
         return _json(201, {"reference": reference, "idempotency_key": key}, location=f"/receipts/{reference}")
 
 
@@ -243,12 +247,13 @@ def _json(status: int, body: dict, location: str | None = None) -> Response:
     return response
 
 
-def https_server(folder: Path, port: int = 0) -> tuple[HTTPServer, Receiver, Path]:
-    """An HTTPS receiver at /upload (not started yet) and the CA file that trusts it."""
+def https_server(folder: Path, port: int = 0, threaded: bool = False) -> tuple[HTTPServer, Receiver, Path]:
+    """An HTTPS receiver at /upload (not started yet) and the CA file that trusts it; `threaded` answers a
+    retry while an earlier request is still being handled."""
     ca, certificate, key = make_tls_files(folder)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(certificate, key)
-    server, receiver = HTTPServer("127.0.0.1", port, ssl_context=context), Receiver()
+    server, receiver = HTTPServer("127.0.0.1", port, ssl_context=context, threaded=threaded), Receiver()
     server.expect_request("/upload", method="POST").respond_with_handler(receiver.handle)
     return server, receiver, ca
 

@@ -14,6 +14,7 @@ from portal.models import HistoryEvent, HumanTask, ProcessInstance, ServiceJob, 
 from portal.services.workflow import definitions
 from tests.support.factories import ExchangeRateFactory
 from tests.support.paths import WORKFLOW_DATA
+from workflows.operations import Operation
 
 DATA = WORKFLOW_DATA
 RATE_DAY = date(2026, 11, 2)
@@ -103,12 +104,16 @@ def write_then_fail(params: dict, context) -> dict:
     raise RuntimeError(f"remote system down (attempt {context.attempt}, key {context.idempotency_key})")
 
 
+WRITE_THEN_FAIL = Operation(topic="test.write_then_fail", label="Write, then fail", description="test only",
+                            handler=write_then_fail, max_attempts=2, backoff_seconds=5)
+
+
 # ---------------------------------------------------------------------------- real PostgreSQL
 
 def postgres_app(database_url: str, redis_url: str | None = None):
     """An app on a real database, as a second process would build it (pooled connections, no test transaction)."""
     from portal import create_app
-    from tests.conftest import app_config
+    from tests.support.app import app_config
 
     return create_app(app_config(SQLALCHEMY_DATABASE_URI=database_url, SQLALCHEMY_ENGINE_OPTIONS={},
                                  REDIS_URL=redis_url))
@@ -119,8 +124,7 @@ def migrated_postgres():
     """A fresh, migrated PostgreSQL database with an app on it, inside its app context; dropped afterwards."""
     from flask_migrate import upgrade
 
-    from tests.conftest import require_service
-    from tests.support.servers import fresh_postgres_database, postgres_reachable
+    from tests.support.servers import fresh_postgres_database, postgres_reachable, require_service
 
     require_service("PostgreSQL", *postgres_reachable())
     with fresh_postgres_database() as url:

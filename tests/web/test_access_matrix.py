@@ -1,8 +1,9 @@
 """Access matrix: every route of app.url_map x every role (plus anonymous) -> allowed, 403, 404 or sign-in.
 
-Expected outcomes come from portal.security.PERMISSIONS and the permission each view declares (site views:
-`required_permission`; admin grids: read_permission / write_permission and create/edit/delete_allowed).
-A route the matrix does not know fails the tests: add it to SITE or ADMIN_FUNCS below.
+Expected outcomes come from the tables written out in access_expectations.py (MAY: what each identity may do;
+GRIDS: who reads and changes each admin grid), never from portal.security: tests below check that PERMISSIONS and
+the views' declarations agree with them. A route the matrix does not know fails: add it to SITE or ADMIN_FUNCS
+below; a permission no probe relies on fails too.
 """
 
 from __future__ import annotations
@@ -15,19 +16,15 @@ from flask import url_for
 
 from portal.extensions import db
 from portal.models.user import ROLE_CATALOG
-from portal.security import PERMISSIONS, STAFF_ROLES
-from tests.conftest import login_as, page_csrf
+from portal.security import PERMISSIONS  # only to check it against the written-out tables
 from tests.support import factories
+from tests.support.web import login_as, page_csrf
+from tests.web.access_expectations import ANON, GRIDS, MAY, RELIED_ON, grid, may, reads, writes
 from tests.web.access_probes import LOGIN, Probe, check
 from tests.web.access_world import DISPOSABLE
 
-ANON = "anonymous"
-IDENTITIES = [ANON, *ROLE_CATALOG]
+IDENTITIES = list(MAY)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def holds(identity: str, permission: str) -> bool:
-    return identity in PERMISSIONS[permission]
 
 
 # ---- site routes: endpoint -> (declared permission, None for public; probes for an identity) -----------------
@@ -35,11 +32,11 @@ def holds(identity: str, permission: str) -> bool:
 def _guarded(endpoint, url, permission, identity, ok=200):
     if identity == ANON:
         return Probe(endpoint, "GET", url, 302, LOGIN)
-    return Probe(endpoint, "GET", url, ok if holds(identity, permission) else 403)
+    return Probe(endpoint, "GET", url, ok if may(identity, permission) else 403)
 
 
 def _home(i, w):
-    target = "/login" if i == ANON else "/portal/" if holds(i, "portal.view") else "/dashboard"
+    target = "/login" if i == ANON else "/portal/" if may(i, "portal.view") else "/dashboard"
     return [Probe("main.home", "GET", "/", 302, target)]
 
 
@@ -62,14 +59,15 @@ def _no_pending_sign_in(endpoint, url):  # second-factor pages without a passwor
 
 
 def _sees(i, w) -> bool:
-    return i in w.task.candidate_roles or i in ("admin", "finance_manager")
+    """Candidates of the open task see it, and so do those who may manage every task."""
+    return i in w.task.candidate_roles or may(i, "tasks.manage")
 
 
 def _task_detail(i, w):
     url = url_for("tasks.detail", task_id=w.task.id)
     if i == ANON:
         return [Probe("tasks.detail", "GET", url, 302, LOGIN)]
-    if not holds(i, "tasks.view"):
+    if not may(i, "tasks.view"):
         return [Probe("tasks.detail", "GET", url, 403)]
     return [Probe("tasks.detail", "GET", url, 200 if _sees(i, w) else 404)]
 
@@ -81,7 +79,7 @@ def _missing_task_post(endpoint, **extra):
         url = url_for(endpoint, task_id=999_999, **extra)
         if i == ANON:
             return [Probe(endpoint, "POST", url, 302, LOGIN)]
-        return [Probe(endpoint, "POST", url, 404 if holds(i, "tasks.view") else 403)]
+        return [Probe(endpoint, "POST", url, 404 if may(i, "tasks.view") else 403)]
     return probes
 
 
@@ -106,7 +104,7 @@ def _task_posts(endpoint):
     def probes(i, w):
         found = _missing_task_post(endpoint)(i, w)
         url = url_for(endpoint, task_id=w.task.id)
-        if i == ANON or not holds(i, "tasks.view"):
+        if i == ANON or not may(i, "tasks.view"):
             return [*found, replace(found[0], url=url)]
         status = _real_task_outcome(endpoint, i, w)
         location = url_for("tasks.detail", task_id=w.task.id) if status == 302 else None
@@ -128,7 +126,7 @@ def _draft_button(i, w):
     url = url_for("main.draft_proformas")
     if i == ANON:
         return [Probe("main.draft_proformas", "POST", url, 302, LOGIN, data={"period": "not-a-month"})]
-    status = 302 if holds(i, "billing.draft") else 403
+    status = 302 if may(i, "billing.draft") else 403
     return [Probe("main.draft_proformas", "POST", url, status, data={"period": "not-a-month"})]
 
 
@@ -165,14 +163,14 @@ SITE = {
 GET_POST = ("GET", "POST")
 
 
-def _form_or_back(view, allowed_flag, identity):
+def _form_or_back(view, change, identity):
     """Writers get the form (200; an empty POST re-renders it with errors); others are sent back to the list."""
-    return 200 if getattr(view, allowed_flag) and holds(identity, view.write_permission) else 302
+    return 200 if writes(identity, view.endpoint, change) else 302
 
 
 def _deletes(view, ep, identity, w):
     target = DISPOSABLE[view.endpoint](w)
-    removes = view.delete_allowed and holds(identity, view.write_permission)
+    removes = writes(identity, view.endpoint, "delete")
     data = {"id": target.id} if ep.endswith(".delete_view") else {"action": "delete", "rowid": target.id}
     gone = (type(target).__table__, target.id) if removes else None
     return [Probe(ep, "POST", url_for(ep), 302, data=data, gone=gone)]
@@ -182,7 +180,7 @@ def _instance_action(fn):
     """A missing instance (nothing changes) and the world's real one."""
     def probes(view, endpoint, i, w):
         missing = Probe(endpoint, "POST", url_for(endpoint, instance_id=999_999),
-                        302 if holds(i, view.write_permission) else 403)
+                        302 if writes(i, view.endpoint) else 403)
         return [missing, *_real_instance_probe(view, endpoint, fn, i, w)]
     return probes
 
@@ -191,7 +189,7 @@ def _real_instance_probe(view, endpoint, fn, i, w) -> list[Probe]:
     """The world's running instance: read-only roles get 403; operators' retry (no incident) and migrate
     (already the newest version) are refused with a message on the instance page; a cancel would change it."""
     url = url_for(endpoint, instance_id=w.task.instance_id)
-    if not holds(i, view.write_permission):
+    if not writes(i, view.endpoint):
         return [Probe(endpoint, "POST", url, 403)]
     details = urlsplit(url_for(f"{view.endpoint}.details_view", id=w.task.instance_id)).path
     return [] if fn == "cancel" else [Probe(endpoint, "POST", url, 302, details)]
@@ -208,23 +206,24 @@ ADMIN_FUNCS = {
                                            body=w.files[v.endpoint][1])],
     "ajax_lookup": lambda v, ep, i, w: [Probe(ep, "GET", url_for(ep, name="x", query="a"), 404)],  # no ajax fields
     "ajax_update": lambda v, ep, i, w: [Probe(ep, "POST", url_for(ep), 404)],  # no editable list columns
-    "create_view": lambda v, ep, i, w: [Probe(ep, m, url_for(ep), _form_or_back(v, "create_allowed", i))
+    "create_view": lambda v, ep, i, w: [Probe(ep, m, url_for(ep), _form_or_back(v, "create", i))
                                         for m in GET_POST],
     "edit_view": lambda v, ep, i, w: [Probe(ep, m, url_for(ep, id=w.rows[v.endpoint]),
-                                            _form_or_back(v, "edit_allowed", i)) for m in GET_POST],
+                                            _form_or_back(v, "edit", i)) for m in GET_POST],
     "delete_view": _deletes,
     "action_view": _deletes,
     "editor": lambda v, ep, i, w: [Probe(ep, "GET", url_for(ep), 200)],
     "xml": lambda v, ep, i, w: [Probe(ep, "GET", url_for(ep, definition_id=w.task.instance.definition_id), 200,
                                       mimetype="application/xml")],
     "validate": lambda v, ep, i, w: [Probe(ep, "POST", url_for(ep), 200, data={"xml": "<not-bpmn/>"})],
-    "deploy": lambda v, ep, i, w: [Probe(ep, "POST", url_for(ep), 400 if holds(i, v.write_permission) else 403,
+    "deploy": lambda v, ep, i, w: [Probe(ep, "POST", url_for(ep), 400 if writes(i, v.endpoint) else 403,
                                          data={"xml": "<not-bpmn/>"})],  # invalid: writers get the problems
     **{fn: _instance_action(fn) for fn in ("retry", "cancel", "migrate")},
 }
 
 
 def admin_views(app) -> dict:
+    """Admin view endpoint -> the view, for every Admin of the app."""
     return {view.endpoint: view for admin in app.extensions["admin"] for view in admin._views}
 
 
@@ -235,7 +234,7 @@ def _admin_probes(view, fn, identity, w) -> list[Probe]:
             probe.location = url_for(f"{view.endpoint}.index_view")
         if identity == ANON:
             probe = replace(probe, status=302, location=LOGIN, gone=None, body=None, mimetype=None)
-        elif not holds(identity, view.read_permission):
+        elif not reads(identity, view.endpoint):
             probe = replace(probe, status=403, location=None, gone=None, body=None, mimetype=None)
         probes.append(probe)
     return probes
@@ -247,16 +246,18 @@ def classify(app, endpoint: str):
         return SITE[endpoint][1]
     view_endpoint, _, fn = endpoint.rpartition(".")
     view = admin_views(app).get(view_endpoint)
-    if view is None or fn not in ADMIN_FUNCS:
+    if view is None or fn not in ADMIN_FUNCS or not any(view_endpoint in g.views for g in GRIDS):
         return None
     return lambda i, w: _admin_probes(view, fn, i, w)
 
 
 def routes(app) -> set[tuple[str, str]]:
+    """Every (endpoint, method) the app answers, less HEAD and OPTIONS."""
     return {(r.endpoint, m) for r in app.url_map.iter_rules() for m in r.methods - {"HEAD", "OPTIONS"}}
 
 
 def all_probes(app, identity, w) -> list[Probe]:
+    """The identity's probes of every route, signing out last."""
     with app.test_request_context():
         probes = [p for endpoint in sorted({e for e, _ in routes(app)}) for p in classify(app, endpoint)(identity, w)]
     return sorted(probes, key=lambda p: p.endpoint == "auth.logout")  # signing out last
@@ -289,14 +290,61 @@ def test_site_views_declare_the_permission_the_matrix_expects(app):
         assert permission is None or permission in PERMISSIONS
 
 
-def test_permission_table_basics():
-    """A few facts the matrix relies on, pinned so an edit of PERMISSIONS is a conscious one."""
-    assert PERMISSIONS["users.manage"] == {"admin"}
-    assert PERMISSIONS["portal.view"] == {"customer"}
-    assert PERMISSIONS["dashboard.view"] == STAFF_ROLES == set(ROLE_CATALOG) - {"customer"}
-    assert not [p for p, roles in PERMISSIONS.items() if "customer" in roles and p != "portal.view"]
-    guest = {p for p, roles in PERMISSIONS.items() if "guest" in roles}
-    assert guest == {"dashboard.view", "masterdata.read", "rates.read", "templates.read"}
+@pytest.mark.no_db
+def test_the_written_out_roles_are_the_role_catalog():
+    assert set(MAY) == {ANON, *ROLE_CATALOG}
+
+
+@pytest.mark.no_db
+@pytest.mark.parametrize("role", list(ROLE_CATALOG))
+def test_permissions_grant_each_role_what_the_matrix_says(role):
+    """A wrong entry in PERMISSIONS or in MAY fails here, naming the role and the permission."""
+    granted = {permission for permission, roles in PERMISSIONS.items() if role in roles}
+    problems = [f"PERMISSIONS gives {role} {p!r}, the matrix says it may not" for p in sorted(granted - MAY[role])]
+    problems += [f"the matrix says {role} may {p!r}, PERMISSIONS does not give it" for p in sorted(MAY[role] - granted)]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.no_db
+def test_grids_declare_the_permissions_the_matrix_expects(app):
+    """Each admin view is in GRIDS once, with the read/write permission and the create/edit/delete it declares."""
+    views, problems = admin_views(app), []
+    listed = [endpoint for g in GRIDS for endpoint in g.views]
+    problems += [f"{e}: in GRIDS but no such admin view" for e in sorted(set(listed) - set(views))]
+    for endpoint, view in sorted(views.items()):
+        if listed.count(endpoint) != 1:
+            problems.append(f"{endpoint}: listed {listed.count(endpoint)} times in GRIDS")
+            continue
+        entry = grid(endpoint)
+        allows = {c for c in ("create", "edit", "delete") if getattr(view, f"{c}_allowed", False)}
+        declared = {"read": view.read_permission, "write": view.write_permission if entry.write else None,
+                    "allows": allows}
+        expected = {"read": entry.read, "write": entry.write, "allows": set(entry.views[endpoint].split())}
+        problems += [f"{endpoint}: {k} is {declared[k]!r}, the matrix expects {expected[k]!r}"
+                     for k in declared if declared[k] != expected[k]]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.no_db
+def test_grid_readers_and_writers_match_the_role_table():
+    """GRIDS names its readers and writers; they must be the roles MAY gives the grid's permissions."""
+    problems = []
+    for entry in GRIDS:
+        for who, permission, roles in (("read", entry.read, entry.readers), ("change", entry.write, entry.writers)):
+            holders = {role for role in ROLE_CATALOG if permission in MAY[role]} if permission else set()
+            problems += [f"{', '.join(entry.views)}: MAY lets {role} {who} ({permission}), GRIDS does not"
+                         for role in sorted(holders - roles)]
+            problems += [f"{', '.join(entry.views)}: GRIDS lets {role} {who}, MAY lacks {permission}"
+                         for role in sorted(roles - holders)]
+    assert not problems, "\n".join(problems)
+
+
+def test_every_permission_is_relied_on_by_some_probe(app, world):
+    """A new permission fails here until a probe's expectation depends on it (and MAY says who holds it)."""
+    RELIED_ON.clear()
+    for identity in IDENTITIES:
+        all_probes(app, identity, world)
+    assert not set(PERMISSIONS) - RELIED_ON, f"no probe depends on {sorted(set(PERMISSIONS) - RELIED_ON)}"
 
 
 @pytest.mark.parametrize("identity", IDENTITIES)

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import login_as
 from tests.support import factories
 from tests.support.proforma import complete_steps, deploy_approval_process, draft_for
+from tests.support.web import login_as
 
 
 @pytest.fixture

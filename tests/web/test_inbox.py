@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 
 import pytest
-from flask import render_template_string
-from sqlalchemy import select
 
 from portal.extensions import db
-from portal.infra.paging import Page
 from portal.models import HumanTask, ProcessInstance
 from portal.models.types import utcnow
 from portal.services.workflow import definitions, instances, steps
-from tests.conftest import csrf_from, login_as
 from tests.support import factories
 from tests.support.paths import WORKFLOW_DATA
+from tests.support.rows import task_of
+from tests.support.web import login_as, post_form, sign_in, text
 
 DATA = WORKFLOW_DATA
 
@@ -26,21 +23,7 @@ def review_task(app):
     definitions.deploy((DATA / "single_review.bpmn").read_text(), "test")
     instance = steps.start("single_review", "INV-0042")
     db.session.commit()
-    return db.session.scalar(select(HumanTask).where(HumanTask.instance_id == instance.id))
-
-
-def sign_in(app, client, user):
-    db.session.commit()
-    login_as(app, client, user)
-
-
-def post(client, url, data=None):
-    token = csrf_from(client.get("/tasks/").get_data(as_text=True))
-    return client.post(url, data={"csrf_token": token, **(data or {})})
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True)
+    return task_of(instance.id)
 
 
 def test_reviewer_claims_from_the_queue_and_completes_with_an_outcome(app, client, make_user, review_task):
@@ -48,10 +31,10 @@ def test_reviewer_claims_from_the_queue_and_completes_with_an_outcome(app, clien
     sign_in(app, client, reviewer)
     assert "Review the document" in text(client.get("/tasks/?view=queue"))
     assert "Nothing assigned to you" in text(client.get("/tasks/?view=mine"))
-    post(client, f"/tasks/{review_task.id}/claim")
+    post_form(client, f"/tasks/{review_task.id}/claim")
     assert "Review the document" in text(client.get("/tasks/?view=mine"))
     db.session.refresh(review_task)
-    response = post(client, f"/tasks/{review_task.id}/complete",
+    response = post_form(client, f"/tasks/{review_task.id}/complete",
                     {"hours": "3", "remark": "fine", "outcome": "approved", "version": review_task.version})
     assert response.status_code == 302
     db.session.expire_all()
@@ -64,7 +47,7 @@ def test_reviewer_claims_from_the_queue_and_completes_with_an_outcome(app, clien
 
 def test_a_missing_required_field_is_named_and_nothing_changes(app, client, make_user, review_task):
     sign_in(app, client, make_user("reviewer"))
-    response = post(client, f"/tasks/{review_task.id}/complete", {"outcome": "approved"})
+    response = post_form(client, f"/tasks/{review_task.id}/complete", {"outcome": "approved"})
     assert response.status_code == 400
     assert "Hours spent: is required" in text(response)
     db.session.expire_all()
@@ -73,16 +56,16 @@ def test_a_missing_required_field_is_named_and_nothing_changes(app, client, make
 
 def test_limits_and_types_name_the_field(app, client, make_user, review_task):
     sign_in(app, client, make_user("reviewer"))
-    too_long = post(client, f"/tasks/{review_task.id}/complete", {"hours": "1", "remark": "x" * 21,
+    too_long = post_form(client, f"/tasks/{review_task.id}/complete", {"hours": "1", "remark": "x" * 21,
                                                                  "outcome": "approved"})
     assert "Remark: allows at most 20 characters" in text(too_long)
-    not_a_number = post(client, f"/tasks/{review_task.id}/complete", {"hours": "many", "outcome": "approved"})
+    not_a_number = post_form(client, f"/tasks/{review_task.id}/complete", {"hours": "many", "outcome": "approved"})
     assert "Hours spent: “many” is not a whole number" in text(not_a_number)
 
 
 def test_an_unknown_outcome_is_refused(app, client, make_user, review_task):
     sign_in(app, client, make_user("reviewer"))
-    response = post(client, f"/tasks/{review_task.id}/complete", {"hours": "1", "outcome": "shrug"})
+    response = post_form(client, f"/tasks/{review_task.id}/complete", {"hours": "1", "outcome": "shrug"})
     assert response.status_code == 400 and "choose one of approved, rejected" in text(response)
 
 
@@ -92,10 +75,10 @@ def test_completing_a_task_that_changed_since_it_was_shown_answers_409(app, clie
     shown_version = review_task.version
     other = app.test_client()
     login_as(app, other, colleague)
-    post(other, f"/tasks/{review_task.id}/comment", {"body": "looking"})  # comments do not change the task
-    post(other, f"/tasks/{review_task.id}/claim")
-    post(other, f"/tasks/{review_task.id}/unclaim")
-    response = post(client, f"/tasks/{review_task.id}/complete",
+    post_form(other, f"/tasks/{review_task.id}/comment", {"body": "looking"})  # comments do not change the task
+    post_form(other, f"/tasks/{review_task.id}/claim")
+    post_form(other, f"/tasks/{review_task.id}/unclaim")
+    response = post_form(client, f"/tasks/{review_task.id}/complete",
                     {"hours": "1", "outcome": "approved", "version": shown_version})
     assert response.status_code == 409
     assert "changed since you opened it" in text(response)
@@ -121,7 +104,7 @@ def test_overdue_tasks_are_highlighted_and_filterable(app, client, make_user, re
 def test_comments_are_shown_with_their_author(app, client, make_user, review_task):
     reviewer = make_user("reviewer")
     sign_in(app, client, reviewer)
-    post(client, f"/tasks/{review_task.id}/comment", {"body": "Numbers check out"})
+    post_form(client, f"/tasks/{review_task.id}/comment", {"body": "Numbers check out"})
     page = text(client.get(f"/tasks/{review_task.id}"))
     assert "Numbers check out" in page and reviewer.email in page
 
@@ -129,11 +112,11 @@ def test_comments_are_shown_with_their_author(app, client, make_user, review_tas
 def test_finance_manager_reassigns_to_an_eligible_user(app, client, make_user, review_task):
     reviewer, approver = make_user("reviewer"), make_user("approver")
     sign_in(app, client, make_user("finance_manager"))
-    refused = post(client, f"/tasks/{review_task.id}/reassign", {"assignee": approver.email})
+    refused = post_form(client, f"/tasks/{review_task.id}/reassign", {"assignee": approver.email})
     assert refused.status_code == 302
     db.session.expire_all()
     assert db.session.get(HumanTask, review_task.id).assignee is None
-    post(client, f"/tasks/{review_task.id}/reassign", {"assignee": reviewer.email})
+    post_form(client, f"/tasks/{review_task.id}/reassign", {"assignee": reviewer.email})
     db.session.expire_all()
     assert db.session.get(HumanTask, review_task.id).assignee == reviewer.email
 
@@ -141,7 +124,7 @@ def test_finance_manager_reassigns_to_an_eligible_user(app, client, make_user, r
 def test_reviewers_cannot_reassign(app, client, make_user, review_task):
     reviewer, colleague = make_user("reviewer"), make_user("reviewer")
     sign_in(app, client, reviewer)
-    post(client, f"/tasks/{review_task.id}/reassign", {"assignee": colleague.email})
+    post_form(client, f"/tasks/{review_task.id}/reassign", {"assignee": colleague.email})
     db.session.expire_all()
     assert db.session.get(HumanTask, review_task.id).assignee is None
 
@@ -152,17 +135,16 @@ def test_four_eyes_the_preparer_cannot_review(app, client, make_user):
     definitions.deploy((DATA / "approval.bpmn").read_text(), "test")
     instance = steps.start("approval", "PF-7", {"currency": "EUR", "on": date(2026, 11, 2)})
     db.session.commit()
-    prepare = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == instance.id))
+    prepare = task_of(instance.id)
     sign_in(app, client, preparer)
-    post(client, f"/tasks/{prepare.id}/complete", {"amount": "500"})
+    post_form(client, f"/tasks/{prepare.id}/complete", {"amount": "500"})
     db.session.expire_all()
-    review = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == instance.id,
-                                                       HumanTask.state == "open"))
+    review = task_of(instance.id, HumanTask.state == "open")
     assert review.element_id == "review"
     page = text(client.get(f"/tasks/{review.id}"))
     assert "four-eyes rule" in page
     assert f"/tasks/{review.id}" not in text(client.get("/tasks/?view=queue"))  # not offered to them at all
-    response = post(client, f"/tasks/{review.id}/complete", {})
+    response = post_form(client, f"/tasks/{review.id}/complete", {})
     assert response.status_code == 403
     db.session.expire_all()
     assert db.session.get(HumanTask, review.id).state == "open"
@@ -223,7 +205,7 @@ def open_review_tasks(count: int) -> list[HumanTask]:
     definitions.deploy((DATA / "single_review.bpmn").read_text(), "test")
     rows = [steps.start("single_review", f"Q-{i}") for i in range(count)]
     db.session.flush()
-    return [db.session.scalar(select(HumanTask).where(HumanTask.instance_id == row.id)) for row in rows]
+    return [task_of(row.id) for row in rows]
 
 
 def test_the_group_queue_matches_whole_elements_exactly_in_sql(app):
@@ -231,33 +213,9 @@ def test_the_group_queue_matches_whole_elements_exactly_in_sql(app):
     assert queue_cases_seen(tasks_from, queue_world(tasks_from)) == expected_queue()
 
 
-@pytest.mark.postgres
-@pytest.mark.no_db
-def test_the_group_queue_matches_the_same_on_postgres():
-    from tests.support.workflow import migrated_postgres
-
-    with migrated_postgres():
-        tasks_from = open_review_tasks(len(QUEUE_CASES))
-        assert queue_cases_seen(tasks_from, queue_world(tasks_from)) == expected_queue()
-
-
 # ---------------------------------------------------------------------------- pages and empty states
 
-def _pages(app, number: int, pages: int) -> str:
-    """The pager for page `number` of `pages`, as the inbox renders it."""
-    with app.test_request_context("/tasks/"):
-        return render_template_string('{% from "_pagination.html" import pager %}'
-                                      '{{ pager(page, "tasks.inbox", {"view": "queue", "due": "week"}) }}',
-                                      page=Page([], number, 25, pages * 25))
-
-
-def test_many_pages_show_a_window_with_first_last_previous_and_next(app):
-    html = _pages(app, 10, 40)
-    numbers = [int(n) for n in re.findall(r'page=(\d+)"', html)]
-    assert numbers == [9, 1, 8, 9, 10, 11, 12, 40, 11]  # previous, first, the window, last, next
-    assert html.count("…") == 2 and 'aria-current="page"' in html and "view=queue" in html and "due=week" in html
-    assert _pages(app, 1, 1).strip() == ""
-
+# The pager's window: tests/web/test_pagination.py
 
 def test_a_filter_that_matches_nothing_says_so_and_offers_to_show_all(app, client, make_user, review_task):
     sign_in(app, client, make_user("reviewer"))
@@ -277,10 +235,10 @@ def test_after_an_error_the_form_shows_what_was_sent_and_marks_the_field(app, cl
     definitions.deploy(wrap(linear(user_task("sign", inner=form)), process_id="boxes"), "test")
     row = steps.start("boxes", "B-1")
     db.session.commit()
-    sign = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == row.id))
+    sign = task_of(row.id)
     sign_in(app, client, make_user("accountant"))
     assert 'name="urgent" value="true" checked' in text(client.get(f"/tasks/{sign.id}"))  # the default
-    response = post(client, f"/tasks/{sign.id}/complete", {"pages": "many"})  # urgent left unticked
+    response = post_form(client, f"/tasks/{sign.id}/complete", {"pages": "many"})  # urgent left unticked
     page = text(response)
     assert response.status_code == 400 and 'name="urgent" value="true">' in page
     assert 'class="form-control is-invalid" id="f-pages"' in page and "is not a whole number</div>" in page
@@ -288,7 +246,7 @@ def test_after_an_error_the_form_shows_what_was_sent_and_marks_the_field(app, cl
 
 def test_task_actions_only_send_people_back_within_the_site(app, client, make_user, review_task):
     sign_in(app, client, make_user("reviewer"))
-    response = post(client, f"/tasks/{review_task.id}/claim", {"next": "//evil.example/phish"})
+    response = post_form(client, f"/tasks/{review_task.id}/claim", {"next": "//evil.example/phish"})
     assert response.status_code == 302 and response.headers["Location"] == f"/tasks/{review_task.id}"
-    response = post(client, f"/tasks/{review_task.id}/unclaim", {"next": "/tasks/?view=queue"})
+    response = post_form(client, f"/tasks/{review_task.id}/unclaim", {"next": "/tasks/?view=queue"})
     assert response.headers["Location"] == "/tasks/?view=queue"

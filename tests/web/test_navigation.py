@@ -8,7 +8,7 @@ import pytest
 
 from portal.models.user import ROLE_CATALOG
 from portal.security import PERMISSIONS
-from tests.conftest import csrf_from, login_as
+from tests.support.web import csrf_from, login_as
 
 GRID_LINK = re.compile(r"/admin/(\w+)/")
 MASTER_DATA = {"Customers", "Contracts", "Projects", "Fixed line items", "Rate cards"}

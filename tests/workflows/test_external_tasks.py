@@ -102,15 +102,22 @@ def test_an_input_parameter_that_raises_fails_the_step_naming_the_task():
     assert info.value.element_id == "convert"
 
 
-def test_composite_parameter_is_interpolated_or_refused():
-    task = ('<bpmn:serviceTask id="note" camunda:type="external" camunda:topic="history.note">'
+def note_task(parameter: str) -> str:
+    return ('<bpmn:serviceTask id="note" camunda:type="external" camunda:topic="history.note">'
             '<bpmn:extensionElements><camunda:inputOutput>'
-            '<camunda:inputParameter name="text">Paid ${amount}</camunda:inputParameter>'
+            f'<camunda:inputParameter name="text">{parameter}</camunda:inputParameter>'
             '</camunda:inputOutput></bpmn:extensionElements></bpmn:serviceTask>')
-    try:
-        definition = compile_xml(wrap(linear(task)))
-    except InvalidDiagram as exc:
-        assert [p.element_id for p in exc.problems] == ["note"]
-        return
+
+
+def test_composite_parameter_is_refused_at_deploy_naming_the_task_and_the_fix():
+    """Text around ${...} is not interpolated: the diagram is refused, and the message shows the one-expression
+    form, which does work."""
+    with pytest.raises(InvalidDiagram) as info:
+        compile_xml(wrap(linear(note_task("Paid ${amount}"))))
+    [problem] = info.value.problems
+    assert problem.element_id == "note"
+    assert "input parameter text mixes text and ${...}" in str(problem)
+    assert "${'Paid ' + str(amount)}" in str(problem)
+    definition = compile_xml(wrap(linear(note_task("${'Paid ' + str(amount)}"))))
     job = only(engine.Instance.start(definition, {"amount": 5}).external_tasks())
     assert job.params == {"text": "Paid 5"}

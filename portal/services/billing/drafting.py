@@ -20,6 +20,7 @@ from portal.models.types import utcnow
 from portal.money import ZERO, D, quantize
 from portal.services.billing import calllog
 from portal.services.workflow import steps
+from portal.services.workflow.operations import Parameter, operation
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -216,6 +217,13 @@ def get(proforma_id) -> Proforma:
     return proforma
 
 
+@operation(
+    topic="proforma.set_state",
+    label="Set the proforma's state",
+    description="Marks the proforma in review, approved, rejected or cancelled.",
+    inputs=(Parameter("proforma_id", "Proforma id", "${proforma_id}"), Parameter("state", "State", "approved")),
+    max_attempts=3,
+)
 def set_state_operation(params: dict, context) -> dict:
     """proforma.set_state: in_review, approved, rejected or cancelled."""
     state = str(params.get("state") or "")
@@ -226,6 +234,14 @@ def set_state_operation(params: dict, context) -> dict:
     return {}
 
 
+@operation(
+    topic="proforma.redraft",
+    label="Re-draft the proforma (fetch the data again)",
+    description="Fetches the period's records from the call-logging system again and rebuilds those lines.",
+    inputs=(Parameter("proforma_id", "Proforma id", "${proforma_id}"),),
+    outputs=("gross_total",),
+    queue="integrations",
+)
 def redraft_operation(params: dict, context) -> dict:
     """proforma.redraft: fetch the period's records again and rebuild those lines (fixed and manual stay)."""
     proforma = get(params.get("proforma_id"))

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 from sqlalchemy import select
 
 from portal.errors import Forbidden, NotFound, ValidationError
 from portal.extensions import db
 from portal.models import HumanTask, Proforma, ProformaLine, User
 from portal.models.types import utcnow
+from portal.money import parse
 from portal.services.billing import drafting
 from portal.services.workflow import instances, steps, tasks
 
 REVIEW_STEP = "review"
+# The columns' scales (Quantity(), Money()); a unit price is not an amount due, so not the currency's minor unit.
+QUANTITY_PLACES, UNIT_PRICE_PLACES = 4, 2
 
 
 def proforma_for(task: HumanTask) -> Proforma | None:
@@ -33,8 +34,8 @@ def change_line(task_id: int, user: User, line_id: int, values: dict) -> Proform
     task, proforma = _editable(task_id, user)
     line = _line(proforma, line_id)
     line.description = _description(values.get("description"))
-    line.quantity = _number("quantity", values.get("quantity"), positive=True)
-    line.unit_price = _number("unit_price", values.get("unit_price"))
+    line.quantity = _quantity(values)
+    line.unit_price = _unit_price(values)
     _changed(task, proforma, user)
     return line
 
@@ -44,8 +45,7 @@ def add_line(task_id: int, user: User, values: dict) -> ProformaLine:
     task, proforma = _editable(task_id, user)
     contract = proforma.contract
     line = ProformaLine(kind="manual", description=_description(values.get("description")),
-                        quantity=_number("quantity", values.get("quantity"), positive=True),
-                        unit_price=_number("unit_price", values.get("unit_price")),
+                        quantity=_quantity(values), unit_price=_unit_price(values),
                         tax_rate=drafting.tax_rate_for(contract, contract.tax_rate), source_ref="manual",
                         position=len(proforma.lines) + 1)
     proforma.lines.append(line)
@@ -98,11 +98,9 @@ def _description(text) -> str:
     return text
 
 
-def _number(field: str, raw, positive: bool = False) -> Decimal:
-    try:
-        value = Decimal(str(raw).strip().replace(",", "."))
-    except (InvalidOperation, AttributeError):
-        raise ValidationError(field, f"“{raw}” is not a number") from None
-    if not value.is_finite() or (positive and value <= 0):
-        raise ValidationError(field, "must be greater than zero" if positive else "is not a number")
-    return value
+def _quantity(values: dict):
+    return parse(values.get("quantity"), "quantity", places=QUANTITY_PLACES, positive=True)
+
+
+def _unit_price(values: dict):
+    return parse(values.get("unit_price"), "unit_price", places=UNIT_PRICE_PLACES)

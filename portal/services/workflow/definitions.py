@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import hashlib
 
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.errors import Conflict, InvalidDiagramError, NotFound
 from portal.extensions import db
 from portal.infra.lookup import get_or_not_found
-from portal.infra.paging import Page, paginate
 from portal.models import ProcessDefinition
 from portal.models.user import ROLE_CATALOG
-from workflows import engine, operations
+from portal.services.workflow import operations
+from workflows import engine
 from workflows.parser import InvalidDiagram, Rules
 
 
 def rules() -> Rules:
     """What a diagram may name: the registered operations and the portal's roles."""
-    return Rules(topics=set(operations.OPERATIONS), roles=set(ROLE_CATALOG))
+    return Rules(topics=operations.topics(), roles=set(ROLE_CATALOG))
 
 
 def validate(bpmn_xml: str) -> engine.Definition:
@@ -64,9 +65,9 @@ def versions(key: str | None = None) -> list[ProcessDefinition]:
     return list(db.session.scalars(_versions(key)))
 
 
-def versions_page(key: str | None = None, page: int = 1, size: int = 50) -> Page:
-    """One page of the deployed versions (of one process, if `key`), newest first."""
-    return paginate(_versions(key), page, size)
+def versions_page(key: str | None = None, page: int = 1, size: int = 50) -> Pagination:
+    """One page of the deployed versions (of one process, if `key`), newest first; past the end, an empty page."""
+    return db.paginate(_versions(key), page=page, per_page=size, max_per_page=None, error_out=False)
 
 
 def keys() -> list[str]:

@@ -3,15 +3,14 @@ does to the job row (retry with backoff, then an incident)."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 from datetime import datetime, timedelta
 
 from portal.extensions import db
 from portal.models import ServiceJob
+from portal.services.workflow import operations
 from portal.services.workflow.instances import failed, history, incident
 from portal.services.workflow.operations import OperationContext
-from workflows import operations
 from workflows.engine import StepFailed
 
 log = logging.getLogger(__name__)
@@ -65,9 +64,9 @@ def call(operation, row, view, attempt: int) -> dict:
                                attempt)
     if operation.savepoint:
         with db.session.begin_nested():
-            result = _handler(operation)(dict(view.params), context) or {}
+            result = operation.handler(dict(view.params), context) or {}
     else:
-        result = _without_savepoint(_handler(operation), dict(view.params), context)
+        result = _without_savepoint(operation.handler, dict(view.params), context)
     history(row, "service_task_run", view.element_id, details={"topic": operation.topic, "attempt": attempt})
     return result
 
@@ -102,8 +101,3 @@ def give_up(job: ServiceJob, row, error: str) -> str:
     job.state, job.next_attempt_at, job.last_error = "incident", None, error
     failed(row, job.element_id, topic=job.topic, error=error, attempts=job.attempts)
     return "incident"
-
-
-def _handler(operation):
-    module, _, name = operation.handler.partition(":")
-    return getattr(importlib.import_module(module), name)

@@ -12,8 +12,7 @@ from portal.infra import outbox
 from portal.infra.lookup import get_or_not_found
 from portal.models import ServiceJob
 from portal.models.types import utcnow
-from portal.services.workflow import instances, service_calls, steps
-from workflows import operations
+from portal.services.workflow import instances, operations, service_calls, steps
 
 
 def run(job_id: int, now: datetime | None = None) -> str:

@@ -10,12 +10,11 @@ from portal import settings
 from portal.errors import Conflict, NotFound, ValidationError
 from portal.extensions import db
 from portal.infra import outbox
-from portal.infra.paging import paginate
 from portal.models import HistoryEvent, HumanTask, ProcessInstance, ServiceJob, WorkflowTimer
 from portal.models.types import utcnow
-from portal.services.workflow import definitions, service_calls
+from portal.services.workflow import definitions, operations, service_calls
 from portal.services.workflow.instances import history, incident, load, lock
-from workflows import engine, operations, serializer
+from workflows import engine, serializer
 from workflows.engine import StepFailed
 
 JOB_LEASE = timedelta(minutes=5)  # a queued job not done by then is queued again by the sweep
@@ -225,14 +224,15 @@ def describe(row: ProcessInstance, history_page: int | None = None, per_page: in
     """Status, active elements, variables and history of an instance (for the CLI and the instance view).
 
     With `history_page`, the history is that page of the newest events first (`history_page` is then the
-    Page, for the pager); without, it is every event, oldest first.
+    Pagination, for the pager); without, it is every event, oldest first.
     """
     instance = load(row)
     query = select(HistoryEvent).where(HistoryEvent.instance_id == row.id)
     if history_page is None:
         page, events = None, list(db.session.scalars(query.order_by(HistoryEvent.id)))
     else:
-        page = paginate(query.order_by(HistoryEvent.id.desc()), history_page, per_page)
+        page = db.paginate(query.order_by(HistoryEvent.id.desc()), page=history_page, per_page=per_page,
+                           max_per_page=None, error_out=False)
         events = page.items
     described = {
         "id": row.id, "process": row.definition.key, "version": row.definition.version,

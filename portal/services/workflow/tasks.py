@@ -5,17 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from portal.errors import Conflict, Forbidden, NotFound, ValidationError
 from portal.extensions import db
 from portal.infra.lookup import get_or_not_found
-from portal.models import HumanTask, TaskComment, User
+from portal.models import HumanTask, Role, TaskComment, User
 from portal.models.types import utcnow
-from portal.models.user import ADMIN, FINANCE_MANAGER
+from portal.money import parse
+from portal.security import can
 from portal.services.workflow import instances, steps
-
-MANAGERS = {ADMIN, FINANCE_MANAGER}
 
 
 def get(task_id: int) -> HumanTask:
@@ -29,7 +28,7 @@ def is_candidate(task: HumanTask, user: User) -> bool:
 
 def may_see(task: HumanTask, user: User) -> bool:
     return task.assignee == user.email or is_candidate(task, user) or task.completed_by == user.email \
-        or bool(user.role_codes & MANAGERS)
+        or can(user, "tasks.manage")
 
 
 def refusal(task: HumanTask, user: User) -> str | None:
@@ -65,7 +64,7 @@ def unclaim(task_id: int, user: User) -> HumanTask:
         raise Conflict(f"the task is {task.state}")
     if not task.assignee:
         raise Conflict("nobody has claimed this task")
-    if task.assignee != user.email and not user.role_codes & MANAGERS:
+    if task.assignee != user.email and not can(user, "tasks.manage"):
         raise Forbidden("only the assignee or a finance manager can hand a task back")
     instances.history(row, "unclaimed", task.element_id, user.email, {"from": task.assignee})
     task.assignee = None
@@ -74,7 +73,7 @@ def unclaim(task_id: int, user: User) -> HumanTask:
 
 def reassign(task_id: int, manager: User, assignee_email: str) -> HumanTask:
     """A finance manager or admin gives an open task to someone who may do it."""
-    if not manager.role_codes & MANAGERS:
+    if not can(manager, "tasks.manage"):
         raise Forbidden("only finance managers and admins reassign tasks")
     row, task = instances.lock_for_task(task_id)
     target = db.session.scalar(select(User).where(User.email == (assignee_email or "").strip().lower()))
@@ -126,43 +125,54 @@ def complete(task_id: int, user: User, values: dict, expected_version: int | Non
 
 
 def parse_form(fields: list[dict], values: dict) -> dict:
-    """Typed, validated values of a generated form; errors name the field."""
-    data = {}
+    """Typed, validated values of a generated form; one error names every bad field."""
+    data, errors = {}, {}
     for field in fields:
-        raw = values.get(field["id"])
-        raw = raw.strip() if isinstance(raw, str) else raw
-        rules = field.get("validation") or {}
-        if raw in (None, "") and field["type"] != "boolean":
-            if "required" in rules:
-                raise ValidationError(field["id"], "is required")
+        try:
+            present, value = _field_value(field, values.get(field["id"]))
+        except ValidationError as exc:
+            errors[field["id"]] = exc.message
             continue
-        data[field["id"]] = _typed(field, raw)
-        _check_limits(field, data[field["id"]], rules)
+        if present:
+            data[field["id"]] = value
+    if errors:
+        raise ValidationError.of(errors)
     return data
+
+
+def _field_value(field: dict, raw) -> tuple[bool, object]:
+    """(True, typed value), or (False, None) for an optional field left empty."""
+    raw = raw.strip() if isinstance(raw, str) else raw
+    rules = field.get("validation") or {}
+    if raw in (None, "") and field["type"] != "boolean":
+        if "required" in rules:
+            raise ValidationError(field["id"], "is required")
+        return False, None
+    value = _typed(field, raw)
+    _check_limits(field, value, rules)
+    return True, value
 
 
 def _typed(field: dict, raw):
     kind = field["type"]
+    if kind in ("decimal", "money"):
+        return parse(raw, field["id"], places=MONEY_PLACES if kind == "money" else None)
     try:
         if kind == "long":
             return int(raw)
-        if kind in ("decimal", "money"):
-            number = Decimal(str(raw))
-            if not number.is_finite():
-                raise ValueError("not a finite number")
-            return number
         if kind == "boolean":
             return str(raw).lower() in ("1", "true", "on", "yes", "y")
         if kind == "date":
             return raw if isinstance(raw, date) else date.fromisoformat(str(raw))
-    except (ValueError, TypeError, InvalidOperation) as exc:
+    except (ValueError, TypeError) as exc:
         raise ValidationError(field["id"], f"“{raw}” is not {_KIND_NAMES.get(kind, kind)}") from exc
     if kind == "enum" and raw not in {o["id"] for o in field.get("options", [])}:
         raise ValidationError(field["id"], "choose one of the offered values")
     return raw
 
 
-_KIND_NAMES = {"long": "a whole number", "decimal": "a number", "money": "an amount", "date": "a date (YYYY-MM-DD)"}
+_KIND_NAMES = {"long": "a whole number", "date": "a date (YYYY-MM-DD)"}
+MONEY_PLACES = 2  # a "money" field is stored like the Money() columns
 
 
 def _check_limits(field: dict, value, rules: dict) -> None:
@@ -188,3 +198,19 @@ def _limit(field: dict, rules: dict, name: str) -> Decimal:
         pass
     raise ValidationError(field["id"], f"the diagram's {name} rule {rules[name]!r} is not a number; an analyst "
                                        "must fix the process")
+
+
+def visible(task_id: int, user: User) -> HumanTask:
+    """The task if `user` may see it; else NotFound, worded as for a task that does not exist."""
+    task = get(task_id)
+    if not may_see(task, user):
+        raise NotFound(f"no task {task_id}")
+    return task
+
+
+def eligible_users(task: HumanTask) -> list[str]:
+    """Emails of the active users who may pick up the task (candidates, less the four-eyes exclusions), sorted."""
+    candidate = or_(User.email.in_(task.candidate_users or []),
+                    User.roles.any(Role.code.in_(task.candidate_roles or [])))
+    return list(db.session.scalars(select(User.email).where(
+        User.active.is_(True), candidate, User.email.not_in(task.excluded_users or [])).order_by(User.email)))

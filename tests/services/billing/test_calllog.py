@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from portal.extensions import db
 
 
-def check_cache_upsert():
+def test_the_call_logging_cache_keeps_the_newest_answer(app):
     from portal.services.billing.calllog import DbCache
 
     cache = DbCache()
@@ -16,16 +14,3 @@ def check_cache_upsert():
     db.session.flush()
     db.session.expire_all()
     assert cache.get("servicenow|x|Acme|2026-11") == "second" and cache.get("nothing") is None
-
-
-def test_the_call_logging_cache_keeps_the_newest_answer(app):
-    check_cache_upsert()
-
-
-@pytest.mark.postgres
-@pytest.mark.no_db
-def test_the_call_logging_cache_keeps_the_newest_answer_on_postgres():
-    from tests.support.workflow import migrated_postgres
-
-    with migrated_postgres():
-        check_cache_upsert()

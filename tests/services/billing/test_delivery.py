@@ -6,17 +6,21 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import paramiko
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from portal.extensions import db
+from portal.integrations.retry import RetryPolicy
 from portal.models import ProcessInstance, Proforma, ServiceJob, UploadReceipt
+from portal.services.billing import delivery, documents
 from portal.services.workflow import service_jobs, timers
 from tests.support import factories
 from tests.support.proforma import complete_steps, deploy_approval_process, draft_for
 from tests.support.upload_servers import (
     PASSWORD,
     USERNAME,
+    FolderSFTP,
     SFTPTestServer,
     ed25519_key,
     free_port,
@@ -103,3 +107,80 @@ def test_approved_files_go_over_https_to_a_receiver_whose_ca_the_contract_trusts
     assert sorted(r["name"] for r in receiver.requests) == sorted(d.filename for d in proforma.documents)
     receipts = db.session.scalars(select(UploadReceipt).where(UploadReceipt.proforma_id == proforma.id)).all()
     assert sorted(r.reference for r in receipts) == ["RCV-0001", "RCV-0002"]
+
+
+def https_contract(server, ca) -> object:
+    contract = factories.ContractFactory(
+        customer=factories.CustomerFactory(), document_formats="pdf,ubl", upload_channel="https",
+        upload_url=server.url_for("/upload"), upload_username=USERNAME, upload_secret=PASSWORD,
+        upload_ca_certificates=ca.read_text())
+    factories.FixedLineFactory(contract=contract, unit_price=Decimal("900.00"))
+    return contract
+
+
+def rendered_draft(contract) -> Proforma:
+    """A drafted proforma with its files rendered, not yet uploaded (the upload is called by the test)."""
+    deploy_approval_process()
+    proforma = draft_for(contract)
+    documents.render_all(proforma)
+    return proforma
+
+
+def receipts_of(proforma) -> list[str]:
+    return sorted(db.session.scalars(select(UploadReceipt.filename).where(UploadReceipt.proforma_id == proforma.id)))
+
+
+def test_a_retried_upload_sends_only_the_files_without_a_receipt(app, tmp_path):
+    server, receiver, ca = https_server(tmp_path)
+    server.start()
+    try:
+        proforma = rendered_draft(https_contract(server, ca))
+        names = sorted(d.filename for d in proforma.documents)
+        assert delivery.upload_operation({"proforma_id": proforma.id}, None) == {"uploaded": 2}
+        assert sorted(r["name"] for r in receiver.requests) == names and receipts_of(proforma) == names
+
+        assert delivery.upload_operation({"proforma_id": proforma.id}, None) == {"uploaded": 0}
+        assert len(receiver.requests) == 2  # every file has its receipt: nothing goes out again
+
+        ubl = next(name for name in names if name.endswith(".ubl.xml"))  # as if only the PDF had gone before
+        db.session.execute(delete(UploadReceipt).where(UploadReceipt.proforma_id == proforma.id,
+                                                       UploadReceipt.filename == ubl))
+        assert delivery.upload_operation({"proforma_id": proforma.id}, None) == {"uploaded": 1}
+    finally:
+        server.stop()
+    assert [r["name"] for r in receiver.requests[2:]] == [ubl]
+    assert receipts_of(proforma) == names
+
+
+def test_an_sftp_upload_retried_after_a_failure_does_not_send_the_files_that_went_before(
+        app, make_user, tmp_path, host_key, monkeypatch):
+    """The UBL file fails once on the server after the PDF went: the retry (a new connection) sends the UBL only."""
+    opened, refused = [], []
+    real_open = FolderSFTP.open
+
+    def open_failing_the_first_ubl(self, path, flags, attr):
+        opened.append(path)
+        if ".ubl.xml" in path and path.endswith(".part") and not refused:
+            refused.append(path)
+            return paramiko.SFTP_FAILURE
+        return real_open(self, path, flags, attr)
+
+    monkeypatch.setattr(FolderSFTP, "open", open_failing_the_first_ubl)
+    monkeypatch.setattr(delivery, "QUICK_RETRY", RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.01))
+    server = SFTPTestServer(tmp_path, [host_key]).start()
+    try:
+        (server.root / "inbox").mkdir()
+        contract = factories.ContractFactory(
+            customer=factories.CustomerFactory(), document_formats="pdf,ubl", upload_channel="sftp",
+            upload_url=server.url(), upload_username=USERNAME, upload_secret=PASSWORD,
+            upload_host_key=openssh_line(host_key))
+        factories.FixedLineFactory(contract=contract, unit_price=Decimal("900.00"))
+        proforma = rendered_draft(contract)
+        assert delivery.upload_operation({"proforma_id": proforma.id}, None) == {"uploaded": 2}
+    finally:
+        server.stop()
+    pdf, ubl = (next(d.filename for d in proforma.documents if d.format == fmt) for fmt in ("pdf", "ubl"))
+    assert refused and server.connections == 2
+    assert len([path for path in opened if pdf in path]) == 1  # written once, not looked at again on the retry
+    assert len([path for path in opened if ubl in path]) == 2  # refused, then written
+    assert len(uploaded(server)) == 2 and receipts_of(proforma) == sorted((pdf, ubl))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -12,11 +12,12 @@ from devtools.fake_servicenow import start_fake_servicenow
 from portal.errors import NotFound, ValidationError
 from portal.extensions import db
 from portal.integrations import servicenow
-from portal.models import Proforma, RateCardItem, ServiceRecord
+from portal.models import Proforma, ProformaLine, RateCardItem, ServiceRecord
 from portal.services.billing import drafting
 from tests.support import factories
 from tests.support.paths import PROFORMA_PROCESS
 
+CENT = Decimal("0.01")
 PRICES = {("incident", "P1"): "450.00", ("incident", "P2"): "220.00", ("incident", "P3"): "95.00",
           ("incident", "P4"): "40.00", ("request", "New laptop setup"): "120.00",
           ("request", "Access request"): "25.00"}
@@ -59,6 +60,11 @@ def contract_for(customer, **overrides):
     return contract
 
 
+def half_up(amount: Decimal) -> Decimal:
+    """The rule the billing code rounds by (portal.money.quantize), not Decimal's default half-even."""
+    return amount.quantize(CENT, ROUND_HALF_UP)
+
+
 def expected_records(fake_url, name="Acme Logistics GmbH"):
     connection = servicenow.Connection(base_url=fake_url, company=name, username="ledgerflow",
                                        secret="demo-servicenow-pass")
@@ -77,14 +83,56 @@ def test_a_draft_prices_every_record_and_adds_the_fixed_lines(app, fake):
     for line in proforma.lines:
         if line.kind == "incident":
             assert line.unit_price == Decimal(PRICES[("incident", line.priority)])
-        assert line.net_amount == (line.quantity * line.unit_price).quantize(Decimal("0.01"))
-        assert line.tax_amount == (line.net_amount * Decimal("0.19")).quantize(Decimal("0.01"))
+        assert line.net_amount == half_up(line.quantity * line.unit_price)
+        assert line.tax_amount == half_up(line.net_amount * Decimal("0.19"))
     assert proforma.lines[-1].description == "Service desk flat fee"
     assert proforma.net_total == sum(line.net_amount for line in proforma.lines)
     assert proforma.gross_total == proforma.net_total + proforma.tax_total
     assert proforma.editors == ["alice"] and proforma.state == "draft"
     stored = db.session.scalar(select(func.count()).select_from(ServiceRecord))
     assert stored == len(records)
+
+
+# (quantity, unit price, tax rate %) -> (net, tax): each has a half cent to round, where half-up differs from
+# half-even and from float round() (2.565 and 1.005 are just below their halves as floats; 1.125 is exact).
+HALF_CENTS = [
+    (("1", "13.50", "19"), ("13.50", "2.57")),  # tax 2.565
+    (("0.5", "2.25", "19"), ("1.13", "0.21")),  # net 1.125, tax 0.2147
+    (("3", "0.335", "19"), ("1.01", "0.19")),  # net 1.005, tax 0.1919
+    (("1", "0.50", "7"), ("0.50", "0.04")),  # tax 0.035
+    (("2", "1.25", "0"), ("2.50", "0.00")),
+]
+
+
+def test_line_net_and_tax_round_half_cents_up(app):
+    proforma = Proforma(currency="EUR", lines=[
+        ProformaLine(kind="manual", description=f"Line {i}", quantity=Decimal(qty), unit_price=Decimal(price),
+                     tax_rate=Decimal(rate)) for i, ((qty, price, rate), _) in enumerate(HALF_CENTS)])
+    drafting.recalculate(proforma)
+    assert [(str(line.net_amount), str(line.tax_amount)) for line in proforma.lines] == [
+        expected for _, expected in HALF_CENTS]
+    assert (proforma.net_total, proforma.tax_total, proforma.gross_total) == (
+        Decimal("18.64"), Decimal("3.01"), Decimal("21.65"))  # sums of the rounded lines, not rounded sums
+
+
+def test_amounts_round_to_the_currencys_minor_unit(app):
+    proforma = Proforma(currency="JPY", lines=[ProformaLine(kind="manual", description="Yen", quantity=Decimal("1"),
+                                                              unit_price=Decimal("25"), tax_rate=Decimal("10"))])
+    drafting.recalculate(proforma)
+    assert (str(proforma.lines[0].net_amount), str(proforma.lines[0].tax_amount)) == ("25", "3")  # tax 2.5
+
+
+def test_a_drafted_fixed_line_of_13_50_at_19_percent_carries_2_57_tax(app):
+    contract = factories.ContractFactory(customer=factories.CustomerFactory(), rate_card=rate_card())
+    factories.FixedLineFactory(contract=contract, description="Licence", quantity=Decimal("1"),
+                               unit_price=Decimal("13.50"), tax_rate=Decimal("19"))
+    drafting.draft_period("2026-11", contract.number)
+    proforma = db.session.scalar(select(Proforma).where(Proforma.contract_id == contract.id))
+    db.session.expire(proforma)  # read back what was stored
+    [line] = proforma.lines
+    assert (line.net_amount, line.tax_amount) == (Decimal("13.50"), Decimal("2.57"))
+    assert (proforma.net_total, proforma.tax_total, proforma.gross_total) == (
+        Decimal("13.50"), Decimal("2.57"), Decimal("16.07"))
 
 
 def test_drafting_again_creates_no_duplicate(app, fake):
@@ -200,7 +248,7 @@ def test_cli_drafts_and_reports(app, fake):
 
 
 def test_the_dashboard_button_drafts_the_month(app, client, make_user):
-    from tests.conftest import csrf_from, login_as
+    from tests.support.web import csrf_from, login_as
 
     contract = contract_for(factories.CustomerFactory())
     login_as(app, client, make_user("accountant"))
@@ -214,7 +262,7 @@ def test_the_dashboard_button_drafts_the_month(app, client, make_user):
 
 
 def test_reviewers_have_no_draft_button(app, client, make_user):
-    from tests.conftest import login_as
+    from tests.support.web import login_as
 
     login_as(app, client, make_user("reviewer"))
     assert 'id="draft-form"' not in client.get("/dashboard").get_data(as_text=True)
@@ -233,22 +281,36 @@ def test_batches_are_fetched_ahead_once_each(app, fake, monkeypatch):
 
 
 def test_a_failed_run_stops_the_fetch_it_started_ahead(app):
-    """A draft that fails must not leave the next batch's fetch running through every retry."""
-    from concurrent.futures import wait
-
-    from devtools.fake_servicenow import FakeServiceNow
+    """A draft that fails must not leave the next batch's fetch running through every contract: after close(),
+    only the requests already under way finish (each worker's connection: its two tables), the rest are skipped."""
+    from devtools.fake_servicenow import FakeServiceNow, company_name
     from portal.services.billing.calllog import Prefetch
 
-    slow = start_fake_servicenow(FakeServiceNow.with_companies(40, latency=1.0))
+    workers, companies = 2, 20
+    slow = start_fake_servicenow(FakeServiceNow.with_companies(companies, latency=0.2))
     try:
-        from devtools.fake_servicenow import company_name
-
         contracts = [contract_for(customer_on(slow.base_url, company_name(i), code=f"SLOW{i:02d}"))
-                     for i in range(40)]
-        prefetch = Prefetch(2026, 11, workers=2)
-        prefetch.start(contracts)  # 40 fetches of 2 calls at 1 s each, 2 at a time: about 40 s if not stopped
+                     for i in range(companies)]
+        prefetch = Prefetch(2026, 11, workers=workers)
+        prefetch.start(contracts)
+        pending = prefetch._pending
+        wait_until(lambda: len(slow.fake.log) >= workers)  # both workers are on the wire
         prefetch.close()
-        done, _ = wait([prefetch._pending], timeout=15)
+        answers = pending.result(timeout=60)  # the bound only keeps a broken close() from hanging the suite
+        requests = len(slow.fake.log)
     finally:
         slow.stop()
-    assert done, "the background fetch went on after close()"
+    cancelled = [a for a in answers.values() if isinstance(a, servicenow.CallLogError) and "cancelled" in str(a)]
+    assert requests <= 2 * workers, f"{requests} requests: the fetch went on after close()"
+    assert len(answers) == companies and len(cancelled) >= companies - workers
+
+
+def wait_until(condition, attempts: int = 500) -> None:
+    """Poll a condition another thread makes true (at most ~5 s)."""
+    import time
+
+    for _ in range(attempts):
+        if condition():
+            return
+        time.sleep(0.01)
+    raise AssertionError("condition not reached")

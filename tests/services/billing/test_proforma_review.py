@@ -13,9 +13,9 @@ from portal.extensions import db
 from portal.models import AuditEvent, Proforma
 from portal.services.billing import proforma_review
 from portal.services.workflow import tasks
-from tests.conftest import csrf_from, login_as
 from tests.support import factories
 from tests.support.proforma import deploy_approval_process, draft_for, open_task
+from tests.support.web import csrf_from, login_as
 
 
 @pytest.fixture

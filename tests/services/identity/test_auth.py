@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pyotp
 import pytest
 from sqlalchemy import text
 
+from portal.errors import AuthenticationError
 from portal.extensions import db
 from portal.models.types import utcnow
-from tests.conftest import csrf_from, page_csrf
+from portal.services.identity import auth
 from tests.support.factories import PASSWORD
+from tests.support.web import csrf_from, page_csrf
 
 SECRET = pyotp.random_base32()
 
@@ -202,3 +204,50 @@ def test_security_headers(client, path):
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+# A moment in the middle of a 30-second TOTP step, so one step back or ahead is still within the allowed drift.
+STEP_MIDDLE = datetime(2026, 11, 30, 9, 0, 15)
+
+
+def code_at(moment: datetime) -> str:
+    return pyotp.TOTP(SECRET).at(moment)
+
+
+def test_a_code_older_than_the_last_one_used_is_refused(app, make_user):
+    """Replay protection keeps the last step used: the previous step's code, still within the drift window,
+    must not sign in once the current one has."""
+    user = make_user("approver", totp_secret=SECRET)
+    auth.verify_second_factor(user, code_at(STEP_MIDDLE), now=STEP_MIDDLE)
+    last_step = pyotp.TOTP(SECRET).timecode(STEP_MIDDLE)
+    assert user.totp_last_step == last_step
+    older = code_at(STEP_MIDDLE - timedelta(seconds=30))
+    assert older != code_at(STEP_MIDDLE)
+    with pytest.raises(AuthenticationError, match="already used"):
+        auth.verify_second_factor(user, older, now=STEP_MIDDLE)
+    assert user.totp_last_step == last_step
+
+
+def test_the_next_code_is_accepted_once_after_the_current_one(app, make_user):
+    user = make_user("approver", totp_secret=SECRET)
+    auth.verify_second_factor(user, code_at(STEP_MIDDLE), now=STEP_MIDDLE)
+    later = STEP_MIDDLE + timedelta(seconds=30)
+    auth.verify_second_factor(user, code_at(later), now=later)
+    assert user.totp_last_step == pyotp.TOTP(SECRET).timecode(later)
+    with pytest.raises(AuthenticationError, match="already used"):
+        auth.verify_second_factor(user, code_at(later), now=later)
+    with pytest.raises(AuthenticationError, match="already used"):  # the first one, now two steps old
+        auth.verify_second_factor(user, code_at(STEP_MIDDLE), now=later)
+
+
+@pytest.mark.parametrize(("offset", "accepted"), [(-60, False), (-30, True), (0, True), (30, True), (60, False)])
+def test_codes_within_one_step_of_drift_are_accepted(app, make_user, offset, accepted):
+    user = make_user("approver", totp_secret=SECRET)
+    code = code_at(STEP_MIDDLE + timedelta(seconds=offset))
+    if accepted:
+        auth.verify_second_factor(user, code, now=STEP_MIDDLE)
+        assert user.totp_last_step == pyotp.TOTP(SECRET).timecode(STEP_MIDDLE + timedelta(seconds=offset))
+    else:
+        with pytest.raises(AuthenticationError, match="not valid"):
+            auth.verify_second_factor(user, code, now=STEP_MIDDLE)
+        assert user.totp_last_step is None

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from portal.errors import Conflict, NotFound, ValidationError
 from portal.extensions import db
 from portal.models import ProcessDefinition, WorkflowTimer
-from portal.services.workflow import definitions, migration, service_jobs, steps, tasks, timers
+from portal.services.workflow import definitions, migration, operations, service_jobs, steps, tasks, timers
 from tests.support.engine import linear, user_task, wrap
 from tests.support.workflow import (
     T0,
@@ -27,7 +27,7 @@ from tests.support.workflow import (
     tasks_of,
     timers_of,
 )
-from workflows import engine, operations
+from workflows import engine
 
 ANALYST = "analyst@staff.example"
 OPS = "ops@staff.example"
@@ -104,14 +104,13 @@ def test_inline_a_result_that_does_not_fit_is_a_job_in_incident_that_later_steps
     assert len(events(row.id, "service_task_run")) == 2
 
 
-def test_a_job_whose_topic_left_the_registry_becomes_an_incident(monkeypatch):
+def test_a_job_whose_topic_left_the_registry_becomes_an_incident():
     deploy("note_only.bpmn")
     row = steps.start("note_only", "N-9", now=T0)
     [job] = jobs_of(row.id)
-    monkeypatch.setattr(operations, "OPERATIONS", {k: v for k, v in operations.OPERATIONS.items()
-                                                   if k != "history.note"})
-    assert service_jobs.requeue_due(T0 + timedelta(days=1)) == 1  # queued on the default queue, no crash
-    assert service_jobs.run(job.id, now=T0) == "incident"
+    with operations.REGISTRY.temporarily(without=("history.note",)):
+        assert service_jobs.requeue_due(T0 + timedelta(days=1)) == 1  # queued on the default queue, no crash
+        assert service_jobs.run(job.id, now=T0) == "incident"
     assert "unknown operation topic 'history.note'" in job.last_error and instance(row.id).status == "incident"
 
 

@@ -85,10 +85,11 @@ def test_four_eyes_holds_after_the_engine_compacted_the_history(app, make_user):
 
 
 @pytest.mark.parametrize("reads_after_adding", [False, True])
-def test_an_operation_without_savepoint_leaves_none_of_its_rows_when_it_fails(inline, monkeypatch,
-                                                                              reads_after_adding):
+def test_an_operation_without_savepoint_leaves_none_of_its_rows_when_it_fails(inline, reads_after_adding):
     """history.note runs without a SAVEPOINT; a failure after it added a row must not keep that row, even if
     something read the session in between (which would autoflush the row)."""
+    import dataclasses
+
     from sqlalchemy import func
 
     from portal.services.workflow import operations
@@ -100,10 +101,10 @@ def test_an_operation_without_savepoint_leaves_none_of_its_rows_when_it_fails(in
             db.session.scalar(select(func.count(HistoryEvent.id)))
         raise RuntimeError("channel down after writing")
 
-    monkeypatch.setattr(operations, "history_note", add_then_fail)
     definitions.deploy(workflow_file("note_only.bpmn"), "test")
-    row = steps.start("note_only", "N-1")
-    db.session.commit()
+    with operations.REGISTRY.temporarily(dataclasses.replace(operations.get("history.note"), handler=add_then_fail)):
+        row = steps.start("note_only", "N-1")
+        db.session.commit()
     notes = db.session.scalars(select(HistoryEvent).where(HistoryEvent.instance_id == row.id,
                                                           HistoryEvent.kind == "note")).all()
     assert notes == []

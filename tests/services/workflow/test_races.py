@@ -14,9 +14,8 @@ from portal.extensions import db
 from portal.infra import outbox
 from portal.models import HumanTask, ProcessInstance, ServiceJob, User, WorkflowTimer
 from portal.services.workflow import definitions, instances, service_jobs, steps, tasks, timers
-from tests.conftest import require_service
 from tests.support import factories
-from tests.support.servers import flask_command, fresh_postgres_database, postgres_reachable
+from tests.support.servers import flask_command, fresh_postgres_database, postgres_reachable, require_service
 from tests.support.workflow import (
     T0,
     events,

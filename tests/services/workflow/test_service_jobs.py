@@ -14,17 +14,18 @@ from sqlalchemy import select
 from portal.errors import Conflict
 from portal.extensions import db
 from portal.models import HumanTask, ProcessInstance, WorkflowTimer
-from portal.services.workflow import definitions, service_jobs, steps, tasks, timers
-from tests.conftest import require_service
+from portal.services.workflow import definitions, operations, service_jobs, steps, tasks, timers
 from tests.support.servers import (
     REDIS_URL,
     flask_command,
     fresh_postgres_database,
     postgres_reachable,
     redis_reachable,
+    require_service,
 )
 from tests.support.workflow import (
     T0,
+    WRITE_THEN_FAIL,
     commit,
     deploy,
     eur_rate,
@@ -37,7 +38,6 @@ from tests.support.workflow import (
     postgres_app,
     read,
 )
-from workflows import operations
 
 CONVERT_VARS = {"amount": Decimal("100"), "currency": "EUR", "on": date(2026, 11, 2)}
 
@@ -120,20 +120,19 @@ def test_a_job_run_in_the_transaction_that_queued_it_runs_once():
     assert len(events(row.id, "note")) == 1 and open_elements(row.id) == ["check"]
 
 
-def test_a_failing_handler_leaves_none_of_its_writes(monkeypatch):
-    topic = "test.write_then_fail"
-    monkeypatch.setitem(operations.OPERATIONS, topic, operations.Operation(
-        topic=topic, label="Write, then fail", description="test only",
-        handler="tests.support.workflow:write_then_fail", max_attempts=2, backoff_seconds=5))
-    definitions.deploy(read("note_only.bpmn").replace('camunda:topic="history.note"', f'camunda:topic="{topic}"'), "t")
-    row = steps.start("note_only", "W-1", now=T0)
-    [job] = jobs_of(row.id)
+def test_a_failing_handler_leaves_none_of_its_writes():
+    topic = WRITE_THEN_FAIL.topic
+    with operations.REGISTRY.temporarily(WRITE_THEN_FAIL):
+        definitions.deploy(read("note_only.bpmn").replace('camunda:topic="history.note"', f'camunda:topic="{topic}"'),
+                           "t")
+        row = steps.start("note_only", "W-1", now=T0)
+        [job] = jobs_of(row.id)
 
-    assert service_jobs.run(job.id, now=T0) == "retry"
-    assert events(row.id, "note") == [] and job.attempts == 1 and job.next_attempt_at == T0 + timedelta(seconds=5)
-    assert f"key ledgerflow-{row.id}-{job.task_guid}" in job.last_error
-    assert service_jobs.run(job.id, now=T0 + timedelta(seconds=5)) == "incident"
-    commit()
+        assert service_jobs.run(job.id, now=T0) == "retry"
+        assert events(row.id, "note") == [] and job.attempts == 1 and job.next_attempt_at == T0 + timedelta(seconds=5)
+        assert f"key ledgerflow-{row.id}-{job.task_guid}" in job.last_error
+        assert service_jobs.run(job.id, now=T0 + timedelta(seconds=5)) == "incident"
+        commit()
     assert events(row.id, "note") == [] and kinds(row.id).count("retried") == 1
     assert service_jobs.get(job.id).state == "incident" and instance(row.id).status == "incident"
 

@@ -379,3 +379,17 @@ def test_an_instance_that_ends_in_its_first_step_is_completed_every_time():
         db.session.flush()
         assert (row.status, row.ended_at is not None) == ("completed", True), key
         assert [e["kind"] for e in steps.describe(row)["history"]] == ["created", "completed"]
+
+
+def test_the_form_parser_names_every_bad_field_at_once():
+    form = [{"id": "pages", "type": "long", "validation": {"required": None}},
+            {"id": "amount", "type": "money"},
+            {"id": "signed_on", "type": "date"},
+            {"id": "kind", "type": "enum", "options": [{"id": "a", "name": "A"}]},
+            {"id": "note", "type": "string", "validation": {"maxlength": "3"}}]
+    with pytest.raises(ValidationError) as info:
+        tasks.parse_form(form, {"amount": "1e3", "signed_on": "2026-13-01", "kind": "b", "note": "ok"})
+    assert list(info.value.errors) == ["pages", "amount", "signed_on", "kind"]
+    assert info.value.errors["pages"] == "is required"
+    assert "not a number" in info.value.errors["amount"]
+    assert tasks.parse_form(form, {"pages": "2", "amount": "1 234,50"}) == {"pages": 2, "amount": Decimal("1234.50")}
