@@ -64,45 +64,48 @@ def _after_password(user: User):
     return redirect(url_for("auth.enroll"))
 
 
-@bp.route("/login/code", methods=["GET", "POST"])
-@limiter.limit(_limit("RATELIMIT_TOTP_IP"), methods=["POST"])
-@limiter.limit(_limit("RATELIMIT_TOTP_ACCOUNT"), methods=["POST"], key_func=_pending_key)
-@public
+def _second_factor_step(rule: str):
+    """A sign-in page that takes an authenticator code: rate-limited per address and per pending account."""
+    def register(view):
+        limited = limiter.limit(_limit("RATELIMIT_TOTP_ACCOUNT"), methods=["POST"], key_func=_pending_key)(public(view))
+        limited = limiter.limit(_limit("RATELIMIT_TOTP_IP"), methods=["POST"])(limited)
+        return bp.route(rule, methods=["GET", "POST"])(limited)
+
+    return register
+
+
+@_second_factor_step("/login/code")
 def code():
     user = _pending_user()
     if user is None or not user.has_second_factor:
         return redirect(url_for("auth.login"))
-    form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            auth.verify_second_factor(user, form.code.data)
-        except AuthenticationError as exc:
-            flash(str(exc), "danger")
-            return render_template("auth/code.html", form=form), 401
-        return _finish_login(user, session[PENDING].get("next"))
-    return render_template("auth/code.html", form=form)
+    return _take_code(user, auth.verify_second_factor, lambda form: render_template("auth/code.html", form=form))
 
 
-@bp.route("/login/enroll", methods=["GET", "POST"])
-@limiter.limit(_limit("RATELIMIT_TOTP_IP"), methods=["POST"])
-@limiter.limit(_limit("RATELIMIT_TOTP_ACCOUNT"), methods=["POST"], key_func=_pending_key)
-@public
+@_second_factor_step("/login/enroll")
 def enroll():
     user = _pending_user()
     if user is None or user.has_second_factor:
         return redirect(url_for("auth.login"))
     with unit_of_work():
         secret = auth.start_enrollment(user)
+    return _take_code(user, auth.confirm_enrollment, lambda form: _enroll_page(user, secret, form),
+                      done="Your authenticator app is set up.")
+
+
+def _take_code(user: User, check, page, done: str | None = None):
+    """The code form: a good code finishes the sign-in, a wrong one shows `page` again with 401."""
     form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            auth.confirm_enrollment(user, form.code.data)
-        except AuthenticationError as exc:
-            flash(str(exc), "danger")
-            return _enroll_page(user, secret, form), 401
-        flash("Your authenticator app is set up.", "success")
-        return _finish_login(user, session[PENDING].get("next"))
-    return _enroll_page(user, secret, form)
+    if not form.validate_on_submit():
+        return page(form)
+    try:
+        check(user, form.code.data)
+    except AuthenticationError as exc:
+        flash(str(exc), "danger")
+        return page(form), 401
+    if done:
+        flash(done, "success")
+    return _finish_login(user, session[PENDING].get("next"))
 
 
 def _enroll_page(user: User, secret: str, form):

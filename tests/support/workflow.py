@@ -53,13 +53,17 @@ def instance(instance_id: int) -> ProcessInstance:
     return row
 
 
-def tasks_of(instance_id: int, state: str | None = None, element_id: str | None = None) -> list[HumanTask]:
-    query = select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id)
-    if state:
-        query = query.where(HumanTask.state == state)
-    if element_id:
-        query = query.where(HumanTask.element_id == element_id)
+def _rows_of(model, instance_id: int, **equal) -> list:
+    """The instance's rows of `model` in id order, narrowed to the columns given (None: not narrowed)."""
+    query = select(model).where(model.instance_id == instance_id).order_by(model.id)
+    for column, value in equal.items():
+        if value:
+            query = query.where(getattr(model, column) == value)
     return list(db.session.scalars(query))
+
+
+def tasks_of(instance_id: int, state: str | None = None, element_id: str | None = None) -> list[HumanTask]:
+    return _rows_of(HumanTask, instance_id, state=state, element_id=element_id)
 
 
 def open_task(instance_id: int, element_id: str) -> HumanTask:
@@ -73,21 +77,15 @@ def open_elements(instance_id: int) -> list[str]:
 
 
 def jobs_of(instance_id: int, element_id: str | None = None) -> list[ServiceJob]:
-    query = select(ServiceJob).where(ServiceJob.instance_id == instance_id).order_by(ServiceJob.id)
-    if element_id:
-        query = query.where(ServiceJob.element_id == element_id)
-    return list(db.session.scalars(query))
+    return _rows_of(ServiceJob, instance_id, element_id=element_id)
 
 
 def timers_of(instance_id: int) -> list[WorkflowTimer]:
-    return list(db.session.scalars(select(WorkflowTimer).where(WorkflowTimer.instance_id == instance_id)))
+    return _rows_of(WorkflowTimer, instance_id)
 
 
 def events(instance_id: int, kind: str | None = None) -> list[HistoryEvent]:
-    query = select(HistoryEvent).where(HistoryEvent.instance_id == instance_id).order_by(HistoryEvent.id)
-    if kind:
-        query = query.where(HistoryEvent.kind == kind)
-    return list(db.session.scalars(query))
+    return _rows_of(HistoryEvent, instance_id, kind=kind)
 
 
 def kinds(instance_id: int) -> list[str]:

@@ -26,6 +26,12 @@ def review_task(app):
     return task_of(instance.id)
 
 
+def assert_still_open(task) -> None:
+    """The refused request changed nothing: the task is open as before."""
+    db.session.expire_all()
+    assert db.session.get(HumanTask, task.id).state == "open"
+
+
 def test_reviewer_claims_from_the_queue_and_completes_with_an_outcome(app, client, make_user, review_task):
     reviewer = make_user("reviewer")
     sign_in(app, client, reviewer)
@@ -50,8 +56,7 @@ def test_a_missing_required_field_is_named_and_nothing_changes(app, client, make
     response = post_form(client, f"/tasks/{review_task.id}/complete", {"outcome": "approved"})
     assert response.status_code == 400
     assert "Hours spent: is required" in text(response)
-    db.session.expire_all()
-    assert db.session.get(HumanTask, review_task.id).state == "open"
+    assert_still_open(review_task)
 
 
 def test_limits_and_types_name_the_field(app, client, make_user, review_task):
@@ -82,8 +87,7 @@ def test_completing_a_task_that_changed_since_it_was_shown_answers_409(app, clie
                     {"hours": "1", "outcome": "approved", "version": shown_version})
     assert response.status_code == 409
     assert "changed since you opened it" in text(response)
-    db.session.expire_all()
-    assert db.session.get(HumanTask, review_task.id).state == "open"
+    assert_still_open(review_task)
 
 
 def test_people_outside_the_task_get_404(app, client, make_user, review_task):
@@ -250,3 +254,15 @@ def test_task_actions_only_send_people_back_within_the_site(app, client, make_us
     assert response.status_code == 302 and response.headers["Location"] == f"/tasks/{review_task.id}"
     response = post_form(client, f"/tasks/{review_task.id}/unclaim", {"next": "/tasks/?view=queue"})
     assert response.headers["Location"] == "/tasks/?view=queue"
+
+
+def test_every_bad_field_is_named_and_marked(app, client, make_user, review_task):
+    sign_in(app, client, make_user("reviewer"))
+    response = post_form(client, f"/tasks/{review_task.id}/complete",
+                         {"hours": "many", "remark": "x" * 21, "outcome": "approved"})
+    page = text(response)
+    assert response.status_code == 400
+    assert "Hours spent: “many” is not a whole number" in page
+    assert "Remark: allows at most 20 characters" in page
+    assert page.count("is-invalid") == 2  # both inputs are marked, not only the first
+    assert_still_open(review_task)

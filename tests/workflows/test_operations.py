@@ -179,10 +179,10 @@ def _in_fresh_process(code: str) -> str:
 
 
 def _modules_with_handlers() -> set[str]:
-    """Every portal module that decorates a handler with @operation, found in the source."""
+    """Every portal module that decorates a handler with @operation (or billing's @proforma_operation)."""
     return {".".join(path.relative_to(ROOT).with_suffix("").parts)
             for path in (ROOT / "portal").rglob("*.py")
-            if re.search(r"^@operation\(", path.read_text(encoding="utf-8"), re.MULTILINE)}
+            if re.search(r"^@(proforma_)?operation\(", path.read_text(encoding="utf-8"), re.MULTILINE)}
 
 
 def test_create_app_registers_the_handlers_of_every_module_that_has_some():

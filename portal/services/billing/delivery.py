@@ -13,8 +13,8 @@ from portal.integrations import mail, uploads
 from portal.integrations.retry import RetryPolicy
 from portal.models import UploadReceipt
 from portal.services.billing import drafting
+from portal.services.billing.drafting import proforma_operation
 from portal.services.masterdata import rules
-from portal.services.workflow.operations import Parameter, operation
 
 
 def smtp_settings() -> mail.SmtpSettings:
@@ -26,16 +26,9 @@ def smtp_settings() -> mail.SmtpSettings:
     return replace(mail.SmtpSettings.from_url(url), sender=f"{config['SELLER_NAME']} <{config['SELLER_EMAIL']}>")
 
 
-@operation(
-    topic="proforma.email",
-    label="E-mail the proforma to the customer",
-    description="Sends the PDF to the customer's billing contacts (SMTP_URL).",
-    inputs=(Parameter("proforma_id", "Proforma id", "${proforma_id}"),),
-    outputs=("mail_message_id",),
-    max_attempts=5,
-    backoff_seconds=30,
-    queue="notifications",
-)
+@proforma_operation("proforma.email", "E-mail the proforma to the customer",
+                    "Sends the PDF to the customer's billing contacts (SMTP_URL).",
+                    outputs=("mail_message_id",), max_attempts=5, backoff_seconds=30, queue="notifications")
 def email_operation(params: dict, context) -> dict:
     """proforma.email: the PDF to the customer's billing contacts; the same proforma PDF keeps its Message-ID."""
     proforma = drafting.get(params.get("proforma_id"))
@@ -57,16 +50,9 @@ def email_operation(params: dict, context) -> dict:
     return {"mail_message_id": mail.send(smtp_settings(), message)}
 
 
-@operation(
-    topic="proforma.upload",
-    label="Upload the proforma files to the customer's portal",
-    description="Sends the rendered files over the contract's channel (SFTP or HTTPS) with an idempotency key.",
-    inputs=(Parameter("proforma_id", "Proforma id", "${proforma_id}"),),
-    outputs=("uploaded",),
-    max_attempts=4,
-    backoff_seconds=60,
-    queue="integrations",
-)
+@proforma_operation("proforma.upload", "Upload the proforma files to the customer's portal",
+                    "Sends the rendered files over the contract's channel (SFTP or HTTPS) with an idempotency key.",
+                    outputs=("uploaded",), max_attempts=4, backoff_seconds=60, queue="integrations")
 def upload_operation(params: dict, context) -> dict:
     """proforma.upload: the stored files to the contract's channel, once each (receipts say what went)."""
     proforma = drafting.get(params.get("proforma_id"))

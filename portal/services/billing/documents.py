@@ -19,8 +19,7 @@ from portal.extensions import db
 from portal.models import DocumentTemplate, Proforma, ProformaDocument
 from portal.models.billing import DOCUMENT_FORMAT_FILES
 from portal.services.billing import drafting, files
-from portal.services.billing.drafting import parse_period, period_bounds
-from portal.services.workflow.operations import Parameter, operation
+from portal.services.billing.drafting import parse_period, period_bounds, proforma_operation
 
 CATEGORY_BY_RULE = {"reverse_charge": "AE", "exempt": "E"}
 
@@ -100,14 +99,9 @@ def render_all(proforma: Proforma) -> list[ProformaDocument]:
     return list(proforma.documents)
 
 
-@operation(
-    topic="proforma.render_documents",
-    label="Render proforma documents (PDF, HTML, SAP, UBL)",
-    description="Renders every format the contract asks for and stores them with the proforma.",
-    inputs=(Parameter("proforma_id", "Proforma id", "${proforma_id}"),),
-    outputs=("documents",),
-    queue="exports",
-)
+@proforma_operation("proforma.render_documents", "Render proforma documents (PDF, HTML, SAP, UBL)",
+                    "Renders every format the contract asks for and stores them with the proforma.",
+                    outputs=("documents",), queue="exports")
 def render_documents_operation(params: dict, context) -> dict:
     """proforma.render_documents: the approved proforma's files, in the contract's formats."""
     proforma = drafting.get(params.get("proforma_id"))

@@ -217,13 +217,18 @@ def get(proforma_id) -> Proforma:
     return proforma
 
 
-@operation(
-    topic="proforma.set_state",
-    label="Set the proforma's state",
-    description="Marks the proforma in review, approved, rejected or cancelled.",
-    inputs=(Parameter("proforma_id", "Proforma id", "${proforma_id}"), Parameter("state", "State", "approved")),
-    max_attempts=3,
-)
+PROFORMA_ID = Parameter("proforma_id", "Proforma id", "${proforma_id}")
+
+
+def proforma_operation(topic: str, label: str, description: str, *more_inputs: Parameter, **options):
+    """@operation for a handler of one proforma, named by the process variable `proforma_id`."""
+    return operation(topic=topic, label=label, description=description, inputs=(PROFORMA_ID, *more_inputs),
+                     **options)
+
+
+@proforma_operation("proforma.set_state", "Set the proforma's state",
+                    "Marks the proforma in review, approved, rejected or cancelled.",
+                    Parameter("state", "State", "approved"), max_attempts=3)
 def set_state_operation(params: dict, context) -> dict:
     """proforma.set_state: in_review, approved, rejected or cancelled."""
     state = str(params.get("state") or "")
@@ -234,14 +239,9 @@ def set_state_operation(params: dict, context) -> dict:
     return {}
 
 
-@operation(
-    topic="proforma.redraft",
-    label="Re-draft the proforma (fetch the data again)",
-    description="Fetches the period's records from the call-logging system again and rebuilds those lines.",
-    inputs=(Parameter("proforma_id", "Proforma id", "${proforma_id}"),),
-    outputs=("gross_total",),
-    queue="integrations",
-)
+@proforma_operation("proforma.redraft", "Re-draft the proforma (fetch the data again)",
+                    "Fetches the period's records from the call-logging system again and rebuilds those lines.",
+                    outputs=("gross_total",), queue="integrations")
 def redraft_operation(params: dict, context) -> dict:
     """proforma.redraft: fetch the period's records again and rebuild those lines (fixed and manual stay)."""
     proforma = get(params.get("proforma_id"))
