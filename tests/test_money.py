@@ -128,3 +128,62 @@ def test_parse_sign_rules():
     with pytest.raises(ValidationError, match="must not be negative"):
         parse("-0.01", "amount", "EUR", negative=False)
     assert parse("0", "amount", "EUR", negative=False) == 0
+
+
+# ---- found by the mutation run (docs/testing.md): exact messages, boundaries, rounding of rates -----------------
+
+@pytest.mark.no_db
+@pytest.mark.parametrize("value", [None, True, False])
+def test_none_and_booleans_are_not_amounts(value):
+    with pytest.raises(TypeError, match=f"^not an amount: {value!r}$"):
+        D(value)
+
+
+@pytest.mark.no_db
+def test_the_float_refusal_says_what_to_pass():
+    with pytest.raises(TypeError, match=r"^money must not be a float; pass a string or Decimal$"):
+        D(1.5)
+
+
+@pytest.mark.no_db
+@pytest.mark.parametrize("raw", ["1.234,567.89", "1,234.567,89"])
+def test_decimal_marks_in_the_wrong_order_are_refused(raw):
+    from portal.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="not a number"):
+        parse(raw, "amount")
+
+
+@pytest.mark.no_db
+def test_the_largest_amount_a_column_holds_is_accepted_and_one_digit_more_is_not():
+    from portal.errors import ValidationError
+
+    assert parse("9999999999999999.99", "amount", "EUR") == Decimal("9999999999999999.99")  # NUMERIC(18, 2)
+    assert parse("99999999999999.9999", "quantity", places=4) == Decimal("99999999999999.9999")  # NUMERIC(18, 4)
+    with pytest.raises(ValidationError) as caught:
+        parse("100000000000000", "quantity", places=4)
+    assert (caught.value.field, caught.value.message) == ("quantity", "is too large")
+
+
+@pytest.mark.no_db
+@pytest.mark.parametrize(("raw", "options", "message"), [
+    ("0", {"positive": True}, "must be greater than zero"),
+    ("-1", {"negative": False}, "must not be negative"),
+])
+def test_sign_errors_name_the_field_exactly(raw, options, message):
+    from portal.errors import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        parse(raw, "quantity", **options)
+    assert (caught.value.field, caught.value.message) == ("quantity", message)
+
+
+@pytest.mark.no_db
+def test_a_quantity_below_one_is_positive():
+    assert parse("0.5", "quantity", places=4, positive=True) == Decimal("0.5")
+
+
+@pytest.mark.no_db
+def test_rates_round_half_up_not_half_even():
+    assert quantize_rate("1.234567885") == Decimal("1.23456789")
+    assert quantize_rate("1.234567875") == Decimal("1.23456788")

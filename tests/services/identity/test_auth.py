@@ -8,7 +8,7 @@ import pyotp
 import pytest
 from sqlalchemy import text
 
-from portal.errors import AuthenticationError
+from portal.errors import AuthenticationError, ValidationError
 from portal.extensions import db
 from portal.models.types import utcnow
 from portal.services.identity import auth
@@ -251,3 +251,41 @@ def test_codes_within_one_step_of_drift_are_accepted(app, make_user, offset, acc
         with pytest.raises(AuthenticationError, match="not valid"):
             auth.verify_second_factor(user, code, now=STEP_MIDDLE)
         assert user.totp_last_step is None
+
+
+# ---- found by the mutation run (docs/testing.md): exact messages, the enrollment URI, resets ---------------------
+
+def test_the_refusals_say_exactly_what_to_do(app, make_user):
+    user = make_user("approver", totp_secret=SECRET)
+    with pytest.raises(AuthenticationError) as wrong:
+        auth.verify_second_factor(user, "000000" if code_at(STEP_MIDDLE) != "000000" else "111111", now=STEP_MIDDLE)
+    assert str(wrong.value) == "That code is not valid. Check your device's clock and try again."
+    auth.verify_second_factor(user, code_at(STEP_MIDDLE), now=STEP_MIDDLE)
+    with pytest.raises(AuthenticationError) as used:
+        auth.verify_second_factor(user, code_at(STEP_MIDDLE), now=STEP_MIDDLE)
+    assert str(used.value) == "That code was already used. Wait for the next one."
+    newcomer = make_user("approver")
+    with pytest.raises(AuthenticationError) as none:
+        auth.verify_second_factor(newcomer, code_at(STEP_MIDDLE), now=STEP_MIDDLE)
+    assert str(none.value) == "no authenticator is enrolled for this account"
+    with pytest.raises(ValidationError) as early:
+        auth.confirm_enrollment(newcomer, "123456", now=STEP_MIDDLE)
+    assert (early.value.field, early.value.message) == ("code", "start enrollment first")
+
+
+def test_the_enrollment_uri_names_the_issuer_and_the_account(app, make_user):
+    user = make_user("approver")
+    secret = auth.start_enrollment(user)
+    parsed = pyotp.parse_uri(auth.provisioning_uri(user, "Ledgerflow Test"))
+    assert (parsed.secret, parsed.name, parsed.issuer) == (secret, user.email, "Ledgerflow Test")
+
+
+def test_confirming_records_the_moment_and_resetting_forgets_everything(app, make_user):
+    user = make_user("approver")
+    secret = auth.start_enrollment(user)
+    auth.confirm_enrollment(user, pyotp.TOTP(secret).at(STEP_MIDDLE), now=STEP_MIDDLE)
+    assert user.totp_confirmed_at == STEP_MIDDLE and user.has_second_factor
+    auth.reset_second_factor(user)
+    db.session.expire_all()
+    assert (user.totp_secret, user.totp_confirmed_at, user.totp_last_step) == (None, None, None)
+    assert not user.has_second_factor and auth.start_enrollment(user) != secret
