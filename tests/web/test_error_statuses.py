@@ -44,3 +44,11 @@ def test_a_form_error_lists_every_field():
     assert (exc.field, exc.message) == ("amount", "is not a number")
     assert exc.errors == {"amount": "is not a number", "due": "is required"}
     assert str(exc) == "amount: is not a number; due: is required"
+
+
+@pytest.mark.no_db
+def test_an_unknown_permission_is_named():
+    from portal.security import can
+
+    with pytest.raises(KeyError, match=r"unknown permission 'reports\.nope'"):
+        can(None, "reports.nope")

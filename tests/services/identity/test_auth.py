@@ -289,3 +289,36 @@ def test_confirming_records_the_moment_and_resetting_forgets_everything(app, mak
     db.session.expire_all()
     assert (user.totp_secret, user.totp_confirmed_at, user.totp_last_step) == (None, None, None)
     assert not user.has_second_factor and auth.start_enrollment(user) != secret
+
+
+def test_using_a_code_marks_only_that_users_last_step(app, make_user):
+    user, colleague = make_user("approver", totp_secret=SECRET), make_user("approver", totp_secret=SECRET)
+    auth.verify_second_factor(user, code_at(STEP_MIDDLE), now=STEP_MIDDLE)
+    db.session.expire_all()
+    assert colleague.totp_last_step is None
+    auth.verify_second_factor(colleague, code_at(STEP_MIDDLE), now=STEP_MIDDLE)  # same secret, own replay guard
+
+
+def test_a_code_typed_with_a_space_in_the_middle_is_accepted(app, make_user):
+    user = make_user("approver", totp_secret=SECRET)
+    code = code_at(STEP_MIDDLE)
+    auth.verify_second_factor(user, f" {code[:3]} {code[3:]} ", now=STEP_MIDDLE)
+    assert user.totp_last_step == pyotp.TOTP(SECRET).timecode(STEP_MIDDLE)
+
+
+def test_a_wrong_password_and_an_unknown_email_get_the_same_exact_answer(app, make_user):
+    user = make_user("approver")
+    answers = []
+    for email, password in ((user.email, "wrong password"), ("nobody@staff.example", "x")):
+        with pytest.raises(AuthenticationError) as refused:
+            auth.authenticate(email, password)
+        answers.append(str(refused.value))
+    assert answers == ["Unknown e-mail or wrong password"] * 2
+
+
+@pytest.mark.no_db
+def test_a_password_of_exactly_the_minimum_length_is_enough_and_one_less_is_named():
+    assert auth.hash_password("x" * 12, 12)
+    with pytest.raises(ValidationError) as short:
+        auth.hash_password("x" * 11, 12)
+    assert (short.value.field, short.value.message) == ("password", "must be at least 12 characters long")
