@@ -314,3 +314,21 @@ def wait_until(condition, attempts: int = 500) -> None:
             return
         time.sleep(0.01)
     raise AssertionError("condition not reached")
+
+
+# ---- found by the mutation run (docs/testing.md) ------------------------------------------------------------------
+
+@pytest.mark.parametrize(("year", "month", "first", "last"), [
+    (2026, 11, date(2026, 11, 1), date(2026, 11, 30)), (2026, 12, date(2026, 12, 1), date(2026, 12, 31)),
+    (2026, 1, date(2026, 1, 1), date(2026, 1, 31)), (2024, 2, date(2024, 2, 1), date(2024, 2, 29)),
+    (2026, 2, date(2026, 2, 1), date(2026, 2, 28)),
+])
+def test_a_period_runs_from_the_first_to_the_last_day_of_its_month(year, month, first, last):
+    assert drafting.period_bounds(year, month) == (first, last)
+
+
+@pytest.mark.parametrize("period", ["", None, "2026-13", "2026-1", "Nov 2026"])
+def test_a_period_that_is_not_a_month_is_named(period):
+    with pytest.raises(ValidationError) as refused:
+        drafting.parse_period(period)
+    assert (refused.value.field, refused.value.message) == ("period", f"{period!r} is not a month like 2026-11")
