@@ -84,8 +84,9 @@ def complete(task_id: int):
             task = tasks.complete(task_id, current_user, request.form.to_dict(), expected_version=version,
                                   outcome=outcome)
     except ValidationError as exc:
+        labels = _labels(task_id)
         for field, message in exc.errors.items():
-            flash(f"{_label(task_id, field)}: {message}", "danger")
+            flash(f"{labels.get(field) or field.replace('_', ' ').capitalize()}: {message}", "danger")
         return detail(task_id, error=exc), 400
     except Conflict as exc:
         flash(str(exc), "warning")
@@ -100,6 +101,6 @@ def _act(task_id: int, use_case, message: str):
     return redirect(safe_next(request.form.get("next")) or url_for("tasks.detail", task_id=task_id))
 
 
-def _label(task_id: int, field: str) -> str:
-    form = tasks.get(task_id).form or []
-    return next((f["label"] for f in form if f["id"] == field), field.replace("_", " ").capitalize())
+def _labels(task_id: int) -> dict[str, str]:
+    """Field id -> label of the task's form, read once for all the errors to name."""
+    return {f["id"]: f["label"] for f in tasks.get(task_id).form or []}

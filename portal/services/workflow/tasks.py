@@ -90,9 +90,7 @@ def reassign(task_id: int, manager: User, assignee_email: str) -> HumanTask:
 
 
 def comment(task_id: int, user: User, body: str) -> TaskComment:
-    task = get(task_id)
-    if not may_see(task, user):
-        raise NotFound(f"no task {task_id}")
+    task = visible(task_id, user)
     if not (body or "").strip():
         raise ValidationError("comment", "write something first")
     note = TaskComment(task=task, author=user.email, body=body.strip())
