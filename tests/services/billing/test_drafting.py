@@ -12,52 +12,14 @@ from devtools.fake_servicenow import start_fake_servicenow
 from portal.errors import NotFound, ValidationError
 from portal.extensions import db
 from portal.integrations import servicenow
-from portal.models import Proforma, ProformaLine, RateCardItem, ServiceRecord
+from portal.models import Proforma, ProformaLine, ServiceRecord
 from portal.services.billing import drafting
 from tests.support import factories
-from tests.support.paths import PROFORMA_PROCESS
+from tests.support.drafting import PRICES, contract_for, customer_on, rate_card
 
 CENT = Decimal("0.01")
-PRICES = {("incident", "P1"): "450.00", ("incident", "P2"): "220.00", ("incident", "P3"): "95.00",
-          ("incident", "P4"): "40.00", ("request", "New laptop setup"): "120.00",
-          ("request", "Access request"): "25.00"}
 
-
-@pytest.fixture(autouse=True)
-def proforma_process(app):
-
-    from portal.services.workflow import definitions
-
-    path = PROFORMA_PROCESS
-    definitions.deploy(path.read_text(), "test")
-
-
-@pytest.fixture
-def fake():
-    running = start_fake_servicenow()
-    yield running
-    running.stop()
-
-
-def customer_on(fake_url: str, name: str = "Acme Logistics GmbH", **overrides):
-    return factories.CustomerFactory(calllog_url=fake_url, calllog_company=name, calllog_auth="basic",
-                                     calllog_username="ledgerflow", calllog_secret="demo-servicenow-pass",
-                                     **overrides)
-
-
-def rate_card(prices=PRICES):
-    card = factories.RateCardFactory()
-    for (kind, key), price in prices.items():
-        db.session.add(RateCardItem(rate_card=card, kind=kind, key=key, unit_price=Decimal(price)))
-    db.session.flush()
-    return card
-
-
-def contract_for(customer, **overrides):
-    contract = factories.ContractFactory(customer=customer, rate_card=rate_card(), **overrides)
-    factories.FixedLineFactory(contract=contract, description="Service desk flat fee", quantity=Decimal("1"),
-                               unit_price=Decimal("4500.00"), tax_rate=Decimal("19"))
-    return contract
+pytestmark = pytest.mark.usefixtures("proforma_process")
 
 
 def half_up(amount: Decimal) -> Decimal:
@@ -221,13 +183,17 @@ def test_reverse_charge_documents_carry_no_tax(app, fake):
 
 
 def test_only_contracts_active_in_the_month_are_drafted(app):
+    """The month's first and last days count: a contract active on either is drafted, one a day off is not."""
+    starts_last_day = factories.ContractFactory(valid_from=date(2026, 11, 30))
+    ends_first_day = factories.ContractFactory(valid_from=date(2025, 1, 1), valid_to=date(2026, 11, 1))
     ended = factories.ContractFactory(valid_from=date(2025, 1, 1), valid_to=date(2026, 10, 31))
-    later = factories.ContractFactory(valid_from=date(2026, 12, 1))
+    factories.ContractFactory(valid_from=date(2026, 12, 1))
     report = drafting.draft_period("2026-11")
-    assert ended.number not in report.created + list(report.failed)
-    assert later.number not in report.created + list(report.failed)
-    with pytest.raises(NotFound):
+    assert sorted(report.created) == sorted(f"PF-{c.number}-2026-11" for c in (starts_last_day, ends_first_day))
+    assert not report.failed
+    with pytest.raises(NotFound) as missing:
         drafting.draft_period("2026-11", ended.number)
+    assert str(missing.value) == f"no contract {ended.number} active in 2026-11"
 
 
 @pytest.mark.parametrize("period", ["2026-13", "11-2026", "", "2026-1"])
@@ -314,21 +280,3 @@ def wait_until(condition, attempts: int = 500) -> None:
             return
         time.sleep(0.01)
     raise AssertionError("condition not reached")
-
-
-# ---- found by the mutation run (docs/testing.md) ------------------------------------------------------------------
-
-@pytest.mark.parametrize(("year", "month", "first", "last"), [
-    (2026, 11, date(2026, 11, 1), date(2026, 11, 30)), (2026, 12, date(2026, 12, 1), date(2026, 12, 31)),
-    (2026, 1, date(2026, 1, 1), date(2026, 1, 31)), (2024, 2, date(2024, 2, 1), date(2024, 2, 29)),
-    (2026, 2, date(2026, 2, 1), date(2026, 2, 28)),
-])
-def test_a_period_runs_from_the_first_to_the_last_day_of_its_month(year, month, first, last):
-    assert drafting.period_bounds(year, month) == (first, last)
-
-
-@pytest.mark.parametrize("period", ["", None, "2026-13", "2026-1", "Nov 2026"])
-def test_a_period_that_is_not_a_month_is_named(period):
-    with pytest.raises(ValidationError) as refused:
-        drafting.parse_period(period)
-    assert (refused.value.field, refused.value.message) == ("period", f"{period!r} is not a month like 2026-11")
