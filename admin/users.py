@@ -76,15 +76,24 @@ def _show(value) -> str:
     return "—" if value is None else value if isinstance(value, str) else json.dumps(value)
 
 
+ACTION_LABELS = {"create": "Created", "update": "Updated", "delete": "Deleted", auth.SIGNED_IN: "Signed in",
+                 auth.REFUSED: "Sign-in refused"}
+
+
+def _action(view, context, model, name):
+    return ACTION_LABELS.get(model.action, model.action)
+
+
 class AuditEventView(ReadOnlyView):
     read_permission = "audit.read"
+    column_formatters = {"action": _action}
     column_list = ("occurred_at", "actor", "action", "entity_type", "entity_id", "summary", "ip")
     column_searchable_list = ("actor", "entity_type", "entity_id", "summary")
     column_filters = ("occurred_at", "actor", "action", "entity_type", "entity_id")
     column_default_sort = ("id", True)
     column_details_list = ("occurred_at", "actor", "actor_id", "ip", "action", "entity_type", "entity_id", "summary",
                            "changes")
-    column_formatters_detail = {"changes": _changes}
+    column_formatters_detail = {"changes": _changes, "action": _action}
     column_formatters_export = {"changes": lambda v, c, m, n: json.dumps(m.changes, sort_keys=True)}
     column_export_list = column_details_list
 

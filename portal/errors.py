@@ -36,7 +36,11 @@ class Conflict(DomainError):
 
 
 class AuthenticationError(DomainError):
-    """Wrong credentials or code; deliberately vague about which part was wrong."""
+    """Wrong credentials or code; deliberately vague about which part was wrong (`reason`, for the audit, is not)."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class UpstreamError(DomainError):

@@ -129,9 +129,10 @@ def _changes(obj, action: str) -> dict:
     """{attribute: [before, after]} for columns and many-to-many collections that changed."""
     state = inspect(obj)
     redacted = set(getattr(type(obj), "__audit_redacted__", ()))
+    ignored = {"id", *getattr(type(obj), "__audit_ignored__", ())}
     changes = {}
     for attr in state.mapper.column_attrs:
-        if attr.key in ("id",):
+        if attr.key in ignored:
             continue
         pair = _column_change(state, attr.key, action)
         if pair is not None:

@@ -58,6 +58,8 @@ class User(db.Model):
     __tablename__ = "users"
     __audited__ = True
     __audit_redacted__ = ("password_hash", "totp_secret")
+    # Sign-in bookkeeping: the sign-in itself is the audit event (portal.services.identity.auth.record_login).
+    __audit_ignored__ = ("last_login_at", "totp_last_step")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from portal.edge import safe_next
 from portal.errors import AuthenticationError
 from portal.extensions import db, limiter
+from portal.infra import audit
 from portal.infra.unit_of_work import unit_of_work
 from portal.models import User
 from portal.models.types import utcnow
@@ -47,6 +48,7 @@ def login():
         try:
             user = auth.authenticate(form.email.data, form.password.data)
         except AuthenticationError as exc:
+            _record_refusal(form.email.data, auth.find_user(form.email.data), "password", exc)
             flash(str(exc), "danger")
             return render_template("auth/login.html", form=form), 401
         return _after_password(user)
@@ -101,11 +103,17 @@ def _take_code(user: User, check, page, done: str | None = None):
     try:
         check(user, form.code.data)
     except AuthenticationError as exc:
+        _record_refusal(user.email, user, "authenticator code", exc)
         flash(str(exc), "danger")
         return page(form), 401
     if done:
         flash(done, "success")
-    return _finish_login(user, session[PENDING].get("next"))
+    return _finish_login(user, session[PENDING].get("next"), "enrollment" if done else "code")
+
+
+def _record_refusal(email: str, user: User | None, step: str, exc: AuthenticationError) -> None:
+    with unit_of_work():
+        auth.record_refusal(email, user, step, exc.reason, request.remote_addr or "")
 
 
 def _enroll_page(user: User, secret: str, form):
@@ -135,15 +143,19 @@ def _pending_user() -> User | None:
         flash("The sign-in took too long. Please start again.", "warning")
         return None
     user = db.session.get(User, pending["user_id"])
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active:
+        return None
+    # Enrollment changes the account: the trail names the person signing in, not "anonymous".
+    audit.set_actor(audit.Actor(user.email, user.id, request.remote_addr or ""))
+    return user
 
 
-def _finish_login(user: User, next_url: str | None):
+def _finish_login(user: User, next_url: str | None, second_factor: str = "none"):
     session.pop(PENDING, None)
     login_user(user)
     session.permanent = True
     with unit_of_work():
-        auth.record_login(user)
+        auth.record_login(user, second_factor, request.remote_addr or "")
     return redirect(next_url or url_for("main.home"))
 
 

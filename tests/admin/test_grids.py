@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from werkzeug.security import check_password_hash
 
 from portal.extensions import db
-from portal.models import Contract, Customer, CustomerContact, ExchangeRate, User
+from portal.models import AuditEvent, Contract, Customer, CustomerContact, ExchangeRate, User
 from portal.services.billing import files
 from tests.support import factories as f
 from tests.support.rows import count
@@ -327,3 +327,13 @@ def test_audit_grid_is_read_only_even_for_admin(client, admin):
     post_form(client, "/admin/audit/action/", {"action": "delete", "rowid": [str(event_id)]})
     assert db.session.execute(text("select count(*), max(actor) from audit_events")).one() == before
     assert client.get(f"/admin/audit/details/?id={event_id}").status_code == 200
+
+
+def test_the_audit_grid_names_sign_ins_in_words(client, admin):
+    db.session.add_all([AuditEvent(actor="a@staff.example", action="sign_in", entity_type="User", entity_id="1",
+                                   summary="first"),
+                        AuditEvent(actor="b@staff.example", action="refused", entity_type="User", entity_id="",
+                                   summary="second")])
+    db.session.commit()
+    page = page_text(client.get("/admin/audit/"))
+    assert "Signed in" in page and "Sign-in refused" in page and " sign_in " not in page

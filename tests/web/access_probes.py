@@ -24,6 +24,7 @@ class Probe:
     gone: tuple | None = None  # (table, id) the request must delete; otherwise NOTHING in the database may change
     body: bytes | None = None  # exact response body (downloads)
     mimetype: str | None = None
+    audits: str | None = None  # the one audit action the request must add (a refused sign-in); nothing else changes
 
 
 def snapshot() -> dict:
@@ -60,5 +61,12 @@ def check(client, probe: Probe, token: str) -> list[str]:
             errors.append(f"{where}: {table.name} {row_id} was not deleted")
     elif after != before:
         changed = sorted(name for name in before if before[name] != after[name])
-        errors.append(f"{where}: changed the database ({', '.join(changed)})")
+        if probe.audits and changed == ["audit_events"]:
+            added = [row.action for row in after["audit_events"][len(before["audit_events"]):]]
+            if added != [probe.audits]:
+                errors.append(f"{where}: audited {added}, expected [{probe.audits!r}]")
+        else:
+            errors.append(f"{where}: changed the database ({', '.join(changed)})")
+    if probe.audits and after == before:
+        errors.append(f"{where}: did not audit {probe.audits!r}")
     return errors

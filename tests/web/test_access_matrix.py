@@ -50,7 +50,8 @@ def _contract_pages(i, w):
 def _login(i, w):
     wrong = {"email": "nobody@staff.example", "password": "wrong password"}
     if i == ANON:
-        return [Probe("auth.login", "GET", "/login", 200), Probe("auth.login", "POST", "/login", 401, data=wrong)]
+        return [Probe("auth.login", "GET", "/login", 200),
+                Probe("auth.login", "POST", "/login", 401, data=wrong, audits="refused")]
     return [Probe("auth.login", m, "/login", 302, "/", data=wrong) for m in ("GET", "POST")]
 
 

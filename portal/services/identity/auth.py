@@ -11,11 +11,12 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.errors import AuthenticationError, ValidationError
 from portal.extensions import db
-from portal.models import User
+from portal.models import AuditEvent, User
 from portal.models.types import utcnow
 
 # Checked against when the e-mail is unknown, so timing does not reveal which accounts exist.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
+_WRONG_CREDENTIALS = "Unknown e-mail or wrong password"
 
 
 def hash_password(password: str, min_length: int) -> str:
@@ -34,9 +35,11 @@ def authenticate(email: str, password: str) -> User:
     user = find_user(email)
     if user is None or not user.password_hash:
         check_password_hash(_DUMMY_HASH, password or "")
-        raise AuthenticationError("Unknown e-mail or wrong password")
-    if not check_password_hash(user.password_hash, password or "") or not user.is_active:
-        raise AuthenticationError("Unknown e-mail or wrong password")
+        raise AuthenticationError(_WRONG_CREDENTIALS, "unknown e-mail" if user is None else "no password set")
+    if not check_password_hash(user.password_hash, password or ""):
+        raise AuthenticationError(_WRONG_CREDENTIALS, "wrong password")
+    if not user.is_active:
+        raise AuthenticationError(_WRONG_CREDENTIALS, "account deactivated")
     return user
 
 
@@ -84,8 +87,31 @@ def reset_second_factor(user: User) -> None:
     db.session.flush()
 
 
-def record_login(user: User, now: datetime | None = None) -> None:
-    user.last_login_at = now or utcnow()
+# How the second step was passed, as the audit trail names it.
+SECOND_FACTORS = {"code": "authenticator code", "enrollment": "new authenticator", "none": "password only"}
+SIGNED_IN, REFUSED = "sign_in", "refused"
+
+
+def record_login(user: User, second_factor: str, ip: str, now: datetime | None = None) -> None:
+    """Note a completed sign-in on the user and in the audit trail: who, when, from where, which second step."""
+    when = now or utcnow()
+    user.last_login_at = when
+    _audit_sign_in(SIGNED_IN, user.email, user, ip, when, f"Signed in with {SECOND_FACTORS[second_factor]}",
+                   {"outcome": "signed in", "second_factor": second_factor})
+
+
+def record_refusal(email: str, user: User | None, step: str, reason: str, ip: str,
+                   now: datetime | None = None) -> None:
+    """Note a refused sign-in attempt (wrong password, unknown e-mail, bad code) in the audit trail."""
+    _audit_sign_in(REFUSED, (email or "").strip()[:254] or "(no e-mail)", user, ip, now or utcnow(),
+                   f"Sign-in refused at the {step}: {reason}", {"outcome": "refused", "step": step, "reason": reason})
+
+
+def _audit_sign_in(action: str, actor: str, user: User | None, ip: str, when: datetime, summary: str,
+                   changes: dict) -> None:
+    db.session.add(AuditEvent(occurred_at=when, actor=actor, actor_id=user.id if user else None, ip=ip[:64],
+                              action=action, entity_type="User", entity_id=str(user.id) if user else "",
+                              summary=summary[:300], changes=changes))
     db.session.flush()
 
 

@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 
 import pyotp
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from portal.errors import AuthenticationError, ValidationError
 from portal.extensions import db
+from portal.models import AuditEvent
 from portal.models.types import utcnow
 from portal.services.identity import auth
 from tests.support.factories import PASSWORD
@@ -322,3 +323,77 @@ def test_a_password_of_exactly_the_minimum_length_is_enough_and_one_less_is_name
     with pytest.raises(ValidationError) as short:
         auth.hash_password("x" * 11, 12)
     assert (short.value.field, short.value.message) == ("password", "must be at least 12 characters long")
+
+
+# --- sign-in in the audit trail -------------------------------------------------------------------------------------
+
+def audit_events_since(first_id: int) -> list[AuditEvent]:
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.id > first_id).order_by(AuditEvent.id)))
+
+
+def last_audit_id() -> int:
+    db.session.commit()  # the test's rows so far, so that the requests see them
+    return db.session.scalar(select(func.max(AuditEvent.id))) or 0
+
+
+def test_a_sign_in_is_one_audit_event_naming_who_from_where_and_the_second_step(client, make_user):
+    user = make_user("accountant", totp_secret=SECRET)
+    start = last_audit_id()
+    submit_password(client, user.email)
+    submit_code(client, "/login/code", pyotp.TOTP(SECRET).now())
+    [event] = audit_events_since(start)
+    assert (event.action, event.actor, event.actor_id, event.ip) == ("sign_in", user.email, user.id, "127.0.0.1")
+    assert (event.entity_type, event.entity_id) == ("User", str(user.id))
+    assert event.summary == "Signed in with authenticator code"
+    assert event.changes == {"outcome": "signed in", "second_factor": "code"}
+    db.session.refresh(user)
+    assert event.occurred_at == user.last_login_at
+
+
+def test_refused_sign_ins_are_audited_with_the_step_and_the_real_reason(client, make_user):
+    user = make_user("accountant", totp_secret=SECRET)
+    idle = make_user("accountant", totp_secret=SECRET, active=False)
+    start = last_audit_id()
+    submit_password(client, user.email, "not the password")
+    submit_password(client, "Nobody@Staff.example", "whatever-password")
+    submit_password(client, idle.email)
+    submit_password(client, user.email)
+    submit_code(client, "/login/code", "000000" if pyotp.TOTP(SECRET).now() != "000000" else "111111")
+    events = audit_events_since(start)
+    assert [(e.action, e.actor, e.actor_id, e.entity_id, e.changes) for e in events] == [
+        ("refused", user.email, user.id, str(user.id),
+         {"outcome": "refused", "step": "password", "reason": "wrong password"}),
+        ("refused", "Nobody@Staff.example", None, "", {"outcome": "refused", "step": "password",
+                                                       "reason": "unknown e-mail"}),
+        ("refused", idle.email, idle.id, str(idle.id),
+         {"outcome": "refused", "step": "password", "reason": "account deactivated"}),
+        ("refused", user.email, user.id, str(user.id), {
+            "outcome": "refused", "step": "authenticator code",
+            "reason": "That code is not valid. Check your device's clock and try again."}),
+    ]
+    assert events[0].summary == "Sign-in refused at the password: wrong password"
+    assert all(e.ip == "127.0.0.1" for e in events)
+
+
+def test_enrolling_is_done_by_the_person_signing_in_not_by_anonymous(client, make_user):
+    user = make_user("reviewer")
+    start = last_audit_id()
+    submit_password(client, user.email)
+    client.get("/login/enroll")
+    db.session.refresh(user)
+    submit_code(client, "/login/enroll", pyotp.TOTP(user.totp_secret).now())
+    events = audit_events_since(start)
+    assert {e.actor for e in events} == {user.email}
+    assert [e.action for e in events] == ["update", "update", "sign_in"]
+    assert events[0].changes == {"totp_secret": [None, "[redacted]"]}
+    assert list(events[1].changes) == ["totp_confirmed_at"]
+    assert events[-1].changes["second_factor"] == "enrollment"
+
+
+def test_a_customer_without_authenticator_signs_in_with_the_password_only(client, make_user):
+    user = make_user("customer")
+    start = last_audit_id()
+    submit_password(client, user.email)
+    [event] = audit_events_since(start)
+    assert (event.action, event.changes["second_factor"]) == ("sign_in", "none")
+    assert event.summary == "Signed in with password only"
