@@ -7,7 +7,39 @@
   });
   const canvas = () => modeler.get('canvas'), overlays = () => modeler.get('overlays');
   let marked = [];
-  modeler.importXML(data.xml).then(() => canvas().zoom('fit-viewport'));
+  const container = document.getElementById('canvas');
+  modeler.importXML(data.xml).then(() => {
+    fitDiagram();
+    container.dataset.ready = 'true';
+  });
+  wireZoom(document.getElementById('zoom-controls'));
+  // The canvas caches its size: tell it when the window (and so the container) changes.
+  window.addEventListener('resize', () => canvas().resized());
+
+  /* The zoom buttons ([data-zoom] in, out, fit). In and out are inverse steps, so in-then-out comes back. */
+  function wireZoom(toolbar) {
+    const steps = { in: 1.25, out: 0.8 };
+    toolbar.querySelectorAll('[data-zoom]').forEach(button => button.addEventListener('click', () => {
+      const how = button.dataset.zoom;
+      if (how === 'fit') fitDiagram();
+      else canvas().zoom(Math.min(4, Math.max(0.1, canvas().zoom() * steps[how])));
+    }));
+  }
+  /* canvas.zoom('fit-viewport') clear of the palette: the palette floats over the canvas's left side and would
+     hide the start event, which a left-to-right diagram has there. */
+  function fitDiagram() {
+    canvas().zoom('fit-viewport', 'auto');  // what stays when the canvas is too small for margins
+    const palette = container.querySelector('.djs-palette');
+    const margin = 16, left = margin + (palette ? palette.getBoundingClientRect().right -
+                                        container.getBoundingClientRect().left : 0);
+    const { inner, outer } = canvas().viewbox();
+    const room = { width: outer.width - left - margin, height: outer.height - 2 * margin };
+    if (room.width <= 0 || room.height <= 0 || !inner.width || !inner.height) return;
+    const scale = Math.min(1, room.width / inner.width, room.height / inner.height);
+    const x = left + (room.width - inner.width * scale) / 2, y = margin + (room.height - inner.height * scale) / 2;
+    canvas().viewbox({ x: inner.x - x / scale, y: inner.y - y / scale,
+                       width: outer.width / scale, height: outer.height / scale });
+  }
 
   function say(kind, text) {
     const box = document.getElementById('status');
