@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from wtforms import PasswordField
+from wtforms.validators import ValidationError as FieldError
 
 from admin.base import SecuredModelView
+from portal.exports.sap_csv import DECIMAL_SEPARATORS, DELIMITERS
 from portal.models import Contract, Customer, CustomerContact, FixedLineItem, Project, RateCard, RateCardItem
-from portal.models.contract import BILLING_CYCLES, TAX_RULES, UPLOAD_CHANNELS
+from portal.models.contract import BILLING_CYCLES, DOCUMENT_FORMATS, TAX_RULES, UPLOAD_CHANNELS
 from portal.models.customer import CALLLOG_AUTH, CONTACT_KINDS
 from portal.models.rates import RATE_ITEM_KINDS
 
@@ -40,6 +42,29 @@ class CustomerView(SecuredModelView):
         super().on_model_change(form, model, is_created)
 
 
+CHARACTER_NAMES = {";": "semicolon", ",": "comma", "\t": "tab", "|": "vertical bar", ".": "dot"}
+
+
+def character_choices(values):
+    """Choices that name each character, as a tab cannot be seen: "; (semicolon)", "tab"."""
+    return [(v, CHARACTER_NAMES[v] if v.isspace() else f"{v} ({CHARACTER_NAMES[v]})") for v in values]
+
+
+def known_formats(form, field) -> None:
+    """Portal formats: a comma-separated list of the formats Ledgerflow renders."""
+    chosen = [part.strip() for part in (field.data or "").split(",")]
+    unknown = [part for part in chosen if part not in DOCUMENT_FORMATS]
+    if unknown:
+        raise FieldError(f"unknown {', '.join(repr(part) for part in unknown)}; use {', '.join(DOCUMENT_FORMATS)}")
+    field.data = ",".join(dict.fromkeys(chosen))
+
+
+def differs_from_delimiter(form, field) -> None:
+    """The decimal separator must not be the column delimiter, or SAP would split every amount."""
+    if field.data == form.csv_delimiter.data:
+        raise FieldError("must differ from the CSV delimiter")
+
+
 class ContractView(SecuredModelView):
     column_list = ("number", "customer", "currency", "payment_terms_days", "billing_cycle", "tax_rate", "valid_from",
                    "valid_to", "upload_channel")
@@ -52,10 +77,19 @@ class ContractView(SecuredModelView):
     column_labels = {"sap_partner_code": "SAP partner", "sap_company_code": "SAP company code",
                      "payment_terms_days": "Payment terms (days)",
                      "document_formats": "Formats (comma-separated: pdf, html, idoc, sap_csv, ubl)",
+                     "portal_formats": "Formats the customer may download in the portal (comma-separated; "
+                                       "pdf, ubl unless SAP files are wanted there too)",
+                     "purchase_order_number": "Customer's purchase order number",
+                     "buyer_reference": "Buyer reference (the customer's routing id, e.g. a Leitweg-ID)",
+                     "csv_delimiter": "SAP CSV column delimiter",
+                     "csv_decimal_separator": "SAP CSV decimal separator",
                      "upload_host_key": "SFTP server key(s) to trust (OpenSSH public key lines)",
                      "upload_ca_certificates": "HTTPS: CA certificate(s) to trust, PEM (blank: the system's)"}
     form_choices = {"billing_cycle": choices(BILLING_CYCLES), "tax_rule": choices(TAX_RULES),
-                    "upload_channel": choices(UPLOAD_CHANNELS)}
+                    "upload_channel": choices(UPLOAD_CHANNELS), "csv_delimiter": character_choices(DELIMITERS),
+                    "csv_decimal_separator": character_choices(DECIMAL_SEPARATORS)}
+    form_args = {"portal_formats": {"validators": [known_formats]},
+                 "csv_decimal_separator": {"validators": [differs_from_delimiter]}}
     form_excluded_columns = ("projects", "created_at", "upload_secret")
     form_extra_fields = {"new_upload_secret": PasswordField("Upload password / token (blank keeps the stored one)")}
     form_widget_args = {"upload_host_key": {"rows": 3, "spellcheck": "false"},

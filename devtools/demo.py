@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
@@ -45,6 +47,13 @@ CONTRACTS = [
     ("C-2026-002", "GLOBEX", "USD", 45, "0", "exempt", "0000100002", "2000", "pdf,sap_csv"),
     ("C-2026-003", "INITECH", "GBP", 30, "20", "standard", "0000100003", "3000", "pdf,html"),
 ]
+# Per contract: the customer's references, how its SAP reads the CSV, what it downloads in the portal.
+CONTRACT_SETTINGS = {
+    "C-2026-001": {"purchase_order_number": "4500012345", "buyer_reference": "ACME-IT-OPS"},
+    "C-2026-002": {"purchase_order_number": "GLX-PO-77812", "csv_delimiter": ",", "csv_decimal_separator": ".",
+                   "portal_formats": "pdf,sap_csv"},
+    "C-2026-003": {"portal_formats": "pdf,html"},
+}
 
 FIXED_LINES = [
     ("C-2026-001", "Service desk flat fee", "1", "4500.00", "19"),
@@ -73,11 +82,17 @@ def demo_email(role: str) -> str:
     return f"{role.replace('_', '.')}@{DEMO_DOMAIN}"
 
 
-def seed() -> list[tuple[str, str, str]]:
-    """Create whatever demo data is missing; returns the (role, email, password) logins."""
+def fake_servicenow_url() -> str:
+    """Where `make run` serves the fake ServiceNow: port FAKE_SERVICENOW_PORT (8099) on loopback."""
+    return f"http://127.0.0.1:{os.environ.get('FAKE_SERVICENOW_PORT') or 8099}"
+
+
+def seed(calllog_url: str | None = None) -> list[tuple[str, str, str]]:
+    """Create whatever demo data is missing, point the demo customers at `calllog_url`; returns the logins."""
     users.ensure_roles()
+    calllog_url = calllog_url or fake_servicenow_url()
     for row in CUSTOMERS:
-        _customer(*row)
+        _customer(*row, calllog_url)
     card = _rate_card()
     for row in CONTRACTS:
         _contract(*row, card)
@@ -161,18 +176,29 @@ def _add(obj):
     return obj
 
 
-# The fake ServiceNow that `make run` starts (devtools/fake_servicenow.py) and its demo login.
-DEMO_CALLLOG = {"calllog_url": "http://127.0.0.1:8099", "calllog_auth": "basic", "calllog_username": "ledgerflow",
-                "calllog_secret": "demo-servicenow-pass"}
+# The demo login of the fake ServiceNow that `make run` starts (devtools/fake_servicenow.py).
+DEMO_CALLLOG = {"calllog_auth": "basic", "calllog_username": "ledgerflow", "calllog_secret": "demo-servicenow-pass"}
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def _customer(code, name, vat, currency, street, city, postcode, country, contact):
-    if _find(Customer, code=code):
-        return
-    customer = _add(Customer(code=code, name=name, vat_id=vat, currency=currency, billing_street=street,
-                             billing_city=city, billing_postcode=postcode, billing_country=country,
-                             calllog_company=name, **DEMO_CALLLOG))
-    _add(CustomerContact(customer=customer, kind="billing", name=contact[0], email=contact[1]))
+def _customer(code, name, vat, currency, street, city, postcode, country, contact, calllog_url):
+    customer = _find(Customer, code=code)
+    if customer is None:
+        customer = _add(Customer(code=code, name=name, vat_id=vat, currency=currency, billing_street=street,
+                                 billing_city=city, billing_postcode=postcode, billing_country=country,
+                                 calllog_company=name, calllog_url=calllog_url, **DEMO_CALLLOG))
+        _add(CustomerContact(customer=customer, kind="billing", name=contact[0], email=contact[1]))
+    elif customer.calllog_url != calllog_url and _is_local_fake(customer.calllog_url):
+        # The fake moved to another port: follow it. An address someone set in the grid is theirs to keep.
+        customer.calllog_url = calllog_url
+        rules.validate(customer)
+        db.session.flush()
+
+
+def _is_local_fake(url: str) -> bool:
+    """Whether `url` is a plain http address on this machine, as the demo's fake ServiceNow has."""
+    parts = urlsplit(url or "")
+    return parts.scheme == "http" and parts.hostname in LOOPBACK and parts.path in ("", "/")
 
 
 def _rate_card() -> RateCard:
@@ -190,7 +216,7 @@ def _contract(number, customer_code, currency, terms, tax, rule, partner, compan
     _add(Contract(number=number, customer=_find(Customer, code=customer_code), title=f"Managed services {number}",
                   currency=currency, payment_terms_days=terms, billing_cycle="monthly", tax_rate=D(tax),
                   tax_rule=rule, rate_card=card, sap_partner_code=partner, sap_company_code=company,
-                  document_formats=formats, valid_from=date(2026, 1, 1)))
+                  document_formats=formats, valid_from=date(2026, 1, 1), **CONTRACT_SETTINGS.get(number, {})))
 
 
 def _fixed_line(number, description, quantity, price, tax):

@@ -8,6 +8,8 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from stdnum import bic, iban
+
 ENVIRONMENTS = ("development", "testing", "production")
 RELAXED_ENVIRONMENTS = ("development", "testing")
 
@@ -32,6 +34,10 @@ DEFAULTS = {
     "SELLER_POSTCODE": "10115",
     "SELLER_COUNTRY": "DE",
     "SELLER_EMAIL": "billing@ledgerflow.example",
+    # The account proformas ask to be paid into; the demo IBAN is the well-known valid example one.
+    "SELLER_IBAN": "DE89370400440532013000",
+    "SELLER_BIC": "COBADEFFXXX",
+    "SELLER_BANK_NAME": "Demo Bank",
     "SMTP_URL": None,  # e.g. smtp://user:pass@host:587?starttls=1; `make run` uses a local debugging server
     # Drafting fetches the call-logging data of this many contracts side by side (network waits, not CPU).
     "CALLLOG_FETCH_WORKERS": 8,
@@ -58,9 +64,10 @@ DEFAULTS = {
 
 # Who issues the documents; production refuses the demo values.
 SELLER_KEYS = ("SELLER_NAME", "SELLER_VAT_ID", "SELLER_STREET", "SELLER_CITY", "SELLER_POSTCODE", "SELLER_COUNTRY",
-               "SELLER_EMAIL")
-# What names the demo company (a real seller may well be in Berlin, 10115): production refuses these values.
-DEMO_SELLER_IDENTITY = ("SELLER_NAME", "SELLER_VAT_ID", "SELLER_EMAIL")
+               "SELLER_EMAIL", "SELLER_IBAN", "SELLER_BIC", "SELLER_BANK_NAME")
+# What names the demo company (a real seller may well be in Berlin, 10115, or bank where the demo does): production
+# refuses these values. Payments to the demo IBAN would go to someone else's account.
+DEMO_SELLER_IDENTITY = ("SELLER_NAME", "SELLER_VAT_ID", "SELLER_EMAIL", "SELLER_IBAN")
 # Environment variables read as configuration, by name; DATABASE_URL is handled apart.
 ENV_KEYS = ("SECRET_KEY", "ENCRYPTION_KEY", "REDIS_URL", "LEDGERFLOW_ENV", "BASE_CURRENCY", "SMTP_URL",
             *SELLER_KEYS, "CALLLOG_FETCH_WORKERS")
@@ -107,6 +114,7 @@ def check_environment(config: dict) -> None:
         raise ConfigError(f"SELLER_EMAIL must be an e-mail address, not {config.get('SELLER_EMAIL')!r}")
     if not re.fullmatch(r"[A-Z]{2}", str(config.get("SELLER_COUNTRY", ""))):
         raise ConfigError(f"SELLER_COUNTRY must be a two-letter code such as DE, not {config.get('SELLER_COUNTRY')!r}")
+    check_seller_account(config)
     if env not in RELAXED_ENVIRONMENTS and not config.get("SECRET_KEY"):
         raise ConfigError(
             "SECRET_KEY is not set. Set it in the environment (for example "
@@ -118,6 +126,18 @@ def check_environment(config: dict) -> None:
         if demo:
             raise ConfigError(f"the demo company's values are still set for {', '.join(demo)}; production documents "
                               "name the real seller: set them in the environment.")
+
+
+def check_seller_account(config: dict) -> None:
+    """Check the seller's bank account (IBAN and BIC checksums and formats, a bank name) and keep them compact."""
+    for name, number in (("SELLER_IBAN", iban), ("SELLER_BIC", bic)):
+        value = str(config.get(name) or "")
+        try:
+            config[name] = number.validate(value)  # compact: no spaces, upper case
+        except ValueError as exc:  # stdnum's ValidationError says what is wrong (checksum, length, format)
+            raise ConfigError(f"{name} is not valid ({exc}): {value!r}") from None
+    if not str(config.get("SELLER_BANK_NAME") or "").strip():
+        raise ConfigError("SELLER_BANK_NAME must name the seller's bank")
 
 
 def _whole_number(config: dict, name: str, low: int, high: int) -> int:

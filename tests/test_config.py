@@ -29,7 +29,8 @@ def test_production_is_the_default_environment(clean_env, tmp_path):
 
 REAL_SELLER = {"SELLER_NAME": "Real Services AG", "SELLER_VAT_ID": "DE123456789", "SELLER_STREET": "Hauptstraße 5",
                "SELLER_CITY": "Köln", "SELLER_POSTCODE": "50667", "SELLER_COUNTRY": "DE",
-               "SELLER_EMAIL": "billing@real.example"}
+               "SELLER_EMAIL": "billing@real.example", "SELLER_IBAN": "GB82WEST12345698765432",
+               "SELLER_BIC": "NWBKGB2L", "SELLER_BANK_NAME": "Real Bank plc"}
 
 
 @pytest.mark.no_db
@@ -98,6 +99,8 @@ def test_seller_and_fetch_workers_come_from_the_environment(clean_env, monkeypat
     ("CALLLOG_FETCH_WORKERS", "0"), ("CALLLOG_FETCH_WORKERS", "many"), ("CALLLOG_FETCH_WORKERS", "100"),
     ("CALLLOG_FETCH_WORKERS", "\u00b2"), ("CALLLOG_FETCH_WORKERS", "1_6"), ("CALLLOG_FETCH_WORKERS", "+8"),
     ("SELLER_EMAIL", "billing"), ("SELLER_COUNTRY", "Germany"),
+    ("SELLER_IBAN", "DE89370400440532013001"), ("SELLER_IBAN", "DE89 3704 0044"), ("SELLER_IBAN", "no account"),
+    ("SELLER_BIC", "COBADE"), ("SELLER_BIC", "C0BADEFF"), ("SELLER_BANK_NAME", "  "),
 ])
 def test_a_bad_setting_is_named(clean_env, monkeypatch, tmp_path, name, value):
     monkeypatch.setenv(name, value)
@@ -114,7 +117,26 @@ def test_production_refuses_the_demo_seller_and_names_what_is_left(clean_env, tm
 
 
 @pytest.mark.no_db
+def test_the_demo_bank_account_is_valid_and_kept_compact(clean_env, monkeypatch, tmp_path):
+    config = build_config(str(tmp_path), {"LEDGERFLOW_ENV": "development"})
+    assert (config["SELLER_IBAN"], config["SELLER_BIC"]) == ("DE89370400440532013000", "COBADEFFXXX")
+    monkeypatch.setenv("SELLER_IBAN", "gb82 west 1234 5698 7654 32")
+    monkeypatch.setenv("SELLER_BIC", "nwbkgb2l")
+    config = build_config(str(tmp_path), {"LEDGERFLOW_ENV": "development"})
+    assert (config["SELLER_IBAN"], config["SELLER_BIC"]) == ("GB82WEST12345698765432", "NWBKGB2L")
+
+
+@pytest.mark.no_db
+def test_production_refuses_the_demo_iban_even_written_with_spaces(clean_env, tmp_path):
+    settings = {"LEDGERFLOW_ENV": "production", "SECRET_KEY": "x" * 40, **REAL_SELLER,
+                "SELLER_IBAN": "DE89 3704 0044 0532 0130 00"}
+    with pytest.raises(ConfigError, match="demo company's values are still set for SELLER_IBAN;"):
+        build_config(str(tmp_path), settings)
+
+
+@pytest.mark.no_db
 def test_production_accepts_a_real_seller_in_the_demo_city(clean_env, tmp_path):
     settings = {"LEDGERFLOW_ENV": "production", "SECRET_KEY": "x" * 40, **REAL_SELLER, "SELLER_CITY": "Berlin",
-                "SELLER_POSTCODE": "10115", "SELLER_STREET": "Musterstraße 1"}
+                "SELLER_POSTCODE": "10115", "SELLER_STREET": "Musterstraße 1", "SELLER_BIC": "COBADEFFXXX",
+                "SELLER_BANK_NAME": "Demo Bank"}  # the demo's bank is a real bank: only its IBAN is the demo's
     assert build_config(str(tmp_path), settings)["SELLER_CITY"] == "Berlin"

@@ -76,9 +76,12 @@ def list_users():
 
 
 @demo_cli.command("seed")
-def seed():
+@click.option("--calllog-url", default=demo.fake_servicenow_url,
+              show_default="http://127.0.0.1:$FAKE_SERVICENOW_PORT, 8099 when unset",
+              help="The fake ServiceNow the demo customers use (customers given another address keep theirs).")
+def seed(calllog_url):
     """Create the demo data (idempotent) and print the demo logins."""
-    logins = run_use_case(demo.seed)
+    logins = run_use_case(lambda: demo.seed(calllog_url))
     click.echo("Demo logins (staff enroll an authenticator app at first sign-in; the page shows a QR code):")
     for role, email, password in logins:
         click.echo(f"  {role:22} {email:45} {password}")

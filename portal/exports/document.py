@@ -33,7 +33,16 @@ class Line:
     tax_rate: Decimal  # percent, e.g. Decimal("19")
     tax_amount: Decimal
     source: str = ""  # e.g. "INC0012345 (P2, closed 2026-11-03)" or "fixed"
-    unit: str = "EA"  # UN/ECE rec. 20 code: EA each, HUR hour, MON month
+    unit: str = "C62"  # UN/ECE rec. 20 code: C62 one (a unit), E48 service unit, HUR hour, MON month
+
+
+@dataclass(frozen=True)
+class BankAccount:
+    """The account the seller is paid into; the IBAN and BIC are compact (no spaces) and already validated."""
+
+    iban: str
+    bic: str = ""
+    bank_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,3 +76,11 @@ class Document:
     tax_rule: str = "standard"  # standard | reverse_charge | exempt
     notes: tuple[str, ...] = field(default_factory=tuple)
     idempotency_key: str = ""
+    payee_account: BankAccount | None = None  # where to pay; None: no payment instrument is named
+    payment_reference: str = ""  # what the payer quotes (portal.exports.payment.payment_reference)
+    purchase_order_number: str = ""  # the buyer's order (UBL BT-13, IDoc E1EDK02 QUALF 001)
+    buyer_reference: str = ""  # the buyer's routing reference (UBL BT-10)
+    # The buyer's other SAP partner roles; None means the bill-to party (buyer) plays that role as well.
+    sold_to: Party | None = None  # AG
+    payer: Party | None = None  # RG
+    ship_to: Party | None = None  # WE

@@ -18,7 +18,8 @@ from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 from xhtml2pdf.default import DEFAULT_CSS
 
-from portal.exports.document import Document, Line, Party, TaxBreakdown
+from portal.exports.document import BankAccount, Document, Line, Party, TaxBreakdown
+from portal.exports.payment import grouped_iban, grouped_reference
 from portal.exports.sap_common import decimal_text, money_text
 from portal.money import minor_units
 
@@ -36,7 +37,9 @@ FONT_DIRS = (
 FONT_ALIASES = ("sans-serif", "helvetica", "arial", "serif", "times", "times-roman", "times new roman")
 CATEGORY_LABELS = {"S": "Standard", "AE": "Reverse charge", "E": "Exempt", "Z": "Zero rated"}
 SOURCE_PATTERN = re.compile(r"(?P<ref>[^()]+?) \((?P<detail>[^()]*)\)")  # "INC0012345 (P2, closed 2026-11-03)"
-UNIT_LABELS = {"EA": "pcs", "HUR": "h", "MON": "month", "DAY": "day", "C62": "unit", "LS": "lump sum"}
+# UN/ECE rec. 20 codes as printed after the quantity (one, several); an unknown code is printed as it is.
+UNIT_LABELS = {"C62": ("unit", "units"), "E48": ("service", "services"), "EA": ("each", "each"), "HUR": ("h", "h"),
+               "MON": ("month", "months"), "DAY": ("day", "days"), "LS": ("lump sum", "lump sums")}
 TAX_RULE_TEXT = {
     "reverse_charge": "Reverse charge: VAT to be accounted for by the recipient (Art. 196 Council Directive "
                       "2006/112/EC).",
@@ -127,11 +130,24 @@ def proforma_view(document: Document) -> dict:
         "taxes": [_tax(tax, currency) for tax in document.taxes],
         "net_total": amount(document.net_total, currency), "tax_total": amount(document.tax_total, currency),
         "gross_total": amount(document.gross_total, currency),
-        "payment_terms": f"Payable within {document.payment_terms_days} days, by {_date(document.due_date)}, "
-                         f"quoting {document.number}.",
+        "payment_terms": _payment_terms(document), "payment": _payment(document),
         "proforma_text": PROFORMA_TEXT, "tax_rule_text": TAX_RULE_TEXT.get(document.tax_rule, ""),
         "reverse_charge": document.tax_rule == "reverse_charge",
     }
+
+
+def _payment_terms(document: Document) -> str:
+    """Within how many days, by which date; the reference itself is printed once, in the payment block."""
+    quoting = ", quoting the payment reference" if document.payment_reference else ""
+    return f"Payable within {document.payment_terms_days} days, by {_date(document.due_date)}{quoting}."
+
+
+def _payment(document: Document) -> dict:
+    """The account to pay into and the reference to quote, as printed (IBAN and reference in groups of four)."""
+    account: BankAccount | None = document.payee_account
+    return {"iban": grouped_iban(account) if account else "", "bic": account.bic if account else "",
+            "bank_name": account.bank_name if account else "",
+            "reference": grouped_reference(document.payment_reference)}
 
 
 def amount(value: Decimal, currency: str) -> str:
@@ -169,9 +185,15 @@ def _line(line: Line, currency: str) -> dict:
     match = SOURCE_PATTERN.fullmatch(line.source)
     return {"number": line.number, "description": line.description, "source": line.source,
             "source_ref": match["ref"] if match else line.source, "source_detail": match["detail"] if match else "",
-            "quantity": plain_number(line.quantity), "unit": UNIT_LABELS.get(line.unit, line.unit),
+            "quantity": plain_number(line.quantity), "unit": unit_label(line.unit, line.quantity),
             "unit_price": price(line.unit_price, currency), "tax_rate": f"{plain_number(line.tax_rate)} %",
             "net_amount": amount(line.net_amount, currency), "tax_amount": amount(line.tax_amount, currency)}
+
+
+def unit_label(code: str, quantity: Decimal) -> str:
+    """The unit as people read it after the quantity: "1 service", "2.5 h", "25 units"."""
+    one, several = UNIT_LABELS.get(code, (code, code))
+    return one if quantity == 1 else several
 
 
 def _tax(tax: TaxBreakdown, currency: str) -> dict:

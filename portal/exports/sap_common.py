@@ -39,7 +39,9 @@ def money_text(value: Decimal, currency: str) -> str:
 
 
 def rate_text(rate: Decimal) -> str:
-    """A tax rate in percent with at least two decimals, e.g. 19.00 or 8.875."""
+    """A tax rate in percent with two decimals, more only where the rate has them: 19.00, 8.875 (not 19.0000)."""
+    if isinstance(rate, Decimal) and rate.is_finite():
+        rate = rate.normalize()  # the Percent column hands back four decimals, the mapping shows what matters
     return decimal_text(rate, 2)
 
 

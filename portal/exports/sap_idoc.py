@@ -25,6 +25,7 @@ from portal.money import minor_units
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "invoic02.xsd"
 TEXT_ID = "0001"  # TDID of header and item texts (SAPscript text id; receivers map it as they need)
 TEXT_WIDTH = 70  # TDLINE
+PROFORMA_TEXT = "Proforma invoice: not a tax invoice, payment request only"  # BSART has no proforma type
 _PARSER_OPTIONS = {"resolve_entities": False, "no_network": True, "huge_tree": False}
 
 
@@ -123,14 +124,16 @@ def _cut(value: str, length: int) -> str:
 
 
 def _header(idoc: etree._Element, document: Document) -> None:
-    """E1EDK01, the partners, reference, dates, header taxes and header text."""
+    """E1EDK01, the partners, references (order, invoice number), dates, header taxes and header text."""
     _segment(idoc, "E1EDK01", {
         "CURCY": document.currency, "ZTERM": f"NT{document.payment_terms_days}",
         "KUNDEUINR": document.buyer.vat_id, "EIGENUINR": document.seller.vat_id,
         "BSART": "INVO", "BELNR": document.number,
     })
-    _partner(idoc, "RS", document.seller)
-    _partner(idoc, "RE", document.buyer)
+    for function, party in partners(document):
+        _partner(idoc, function, party)
+    if document.purchase_order_number:
+        _segment(idoc, "E1EDK02", {"QUALF": "001", "BELNR": single_line(document.purchase_order_number)})
     _segment(idoc, "E1EDK02", {"QUALF": "009", "BELNR": document.number, "DATUM": sap_date(document.issue_date)})
     dates = (("012", document.issue_date), ("026", document.issue_date),
              ("027", document.period_end), ("028", document.due_date))
@@ -139,6 +142,13 @@ def _header(idoc: etree._Element, document: Document) -> None:
     for tax in document.taxes:
         _tax(idoc, "E1EDK04", tax.category, tax.rate, money_text(tax.tax_amount, document.currency))
     _texts(idoc, "E1EDKT1", "E1EDKT2", _header_lines(document))
+
+
+def partners(document: Document) -> tuple[tuple[str, Party], ...]:
+    """E1EDKA1 partners by function: AG sold-to, RE bill-to, RG payer, RS us, WE ship-to (AG/RG/WE default to RE)."""
+    buyer = document.buyer
+    return (("AG", document.sold_to or buyer), ("RE", buyer), ("RG", document.payer or buyer),
+            ("RS", document.seller), ("WE", document.ship_to or buyer))
 
 
 def _partner(idoc: etree._Element, function: str, party: Party) -> None:
@@ -161,8 +171,9 @@ def _split_name(name: str, width: int = 35) -> tuple[str, str]:
 
 
 def _header_lines(document: Document) -> list[str]:
-    """Header text: the billing period (no IDDAT qualifier carries a period start), contract and notes."""
-    lines = [f"Service period {document.period_start.isoformat()} - {document.period_end.isoformat()}"]
+    """Header text: the proforma statement, the period (no IDDAT qualifier carries its start), contract, notes."""
+    lines = [PROFORMA_TEXT,
+             f"Service period {document.period_start.isoformat()} - {document.period_end.isoformat()}"]
     if document.contract_number:
         lines.append(f"Contract {document.contract_number}")
     for note in document.notes:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from lxml import etree
 
-from portal.exports.document import Document, Line, Party, TaxBreakdown
+from portal.exports.document import BankAccount, Document, Line, Party, TaxBreakdown
 
 NS_INVOICE = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 NS_CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
@@ -15,10 +15,14 @@ NSMAP = {None: NS_INVOICE, "cac": NS_CAC, "cbc": NS_CBC}
 
 CUSTOMIZATION_ID = "urn:cen.eu:en16931:2017"
 PROFILE_ID = "urn:fdc:ledgerflow:proforma:1.0"
-INVOICE_TYPE_CODE = "380"  # commercial invoice; 325 (proforma) is rejected by CIUS such as XRechnung
+# UNTDID 1001 325 proforma invoice: EN 16931 accepts it; CIUS such as XRechnung do not (they want 380).
+INVOICE_TYPE_CODE = "325"
 PROFORMA_NOTE = "Proforma invoice: not a tax invoice, no input VAT deduction. Payment request only."
-PAYMENT_MEANS_UNDEFINED = "1"  # UNCL4461 "instrument not defined": no IBAN needed (BR-61)
-PAYMENT_MEANS_SEPA = "58"  # SEPA credit transfer, needs PayeeFinancialAccount/ID
+# UNCL4461 payment means; 30 and 58 need PayeeFinancialAccount/ID (BR-61).
+PAYMENT_MEANS_UNDEFINED = "1"  # instrument not defined: no account named
+PAYMENT_MEANS_TRANSFER = "30"  # credit transfer (any currency)
+PAYMENT_MEANS_SEPA = "58"  # SEPA credit transfer, euro only
+SEPA_CURRENCY = "EUR"
 
 # UNCL5305 categories needing an exemption reason (BR-AE-10, BR-E-10); S and Z must not carry one.
 EXEMPTION_REASONS = {
@@ -29,13 +33,13 @@ ZERO_RATE_CATEGORIES = frozenset({"AE", "E"})
 TAX_RULE_CATEGORIES = {"reverse_charge": "AE", "exempt": "E"}
 
 
-def render_ubl(document: Document, *, type_code: str = INVOICE_TYPE_CODE, iban: str = "") -> bytes:
-    """Return the document as a UTF-8 UBL 2.1 Invoice (EN 16931 core)."""
+def render_ubl(document: Document, *, type_code: str = INVOICE_TYPE_CODE) -> bytes:
+    """Return the document as a UTF-8 UBL 2.1 Invoice (EN 16931 core), a proforma (325) unless told otherwise."""
     root = etree.Element(_q(NS_INVOICE, "Invoice"), nsmap=NSMAP)
     _header(root, document, type_code)
     _party(_cac(root, "AccountingSupplierParty"), document.seller)
     _party(_cac(root, "AccountingCustomerParty"), document.buyer)
-    _payment(root, document, iban)
+    _payment(root, document)
     _tax_total(root, document)
     _monetary_total(root, document)
     for line in document.lines:
@@ -66,9 +70,12 @@ def _header(root: etree._Element, document: Document, type_code: str) -> None:
     for note in (PROFORMA_NOTE, *document.notes):
         _cbc(root, "Note", note)
     _cbc(root, "DocumentCurrencyCode", document.currency)
+    _cbc_opt(root, "BuyerReference", document.buyer_reference)  # BT-10
     period = _cac(root, "InvoicePeriod")
     _cbc(period, "StartDate", document.period_start.isoformat())
     _cbc(period, "EndDate", document.period_end.isoformat())
+    if document.purchase_order_number:  # BT-13
+        _cbc(_cac(root, "OrderReference"), "ID", document.purchase_order_number)
     if document.contract_number:
         _cbc(_cac(root, "ContractDocumentReference"), "ID", document.contract_number)
 
@@ -93,15 +100,34 @@ def _party(wrapper: etree._Element, party: Party) -> None:
         _cbc(_cac(node, "Contact"), "ElectronicMail", party.email)
 
 
-def _payment(root: etree._Element, document: Document, iban: str) -> None:
-    """Write PaymentMeans (SEPA transfer when an IBAN is known) and PaymentTerms."""
+def _payment(root: etree._Element, document: Document) -> None:
+    """Write PaymentMeans (a credit transfer to the seller's account, quoting the reference) and PaymentTerms."""
+    account = document.payee_account
     means = _cac(root, "PaymentMeans")
-    _cbc(means, "PaymentMeansCode", PAYMENT_MEANS_SEPA if iban else PAYMENT_MEANS_UNDEFINED)
-    _cbc(means, "PaymentID", document.number)
-    if iban:
-        _cbc(_cac(means, "PayeeFinancialAccount"), "ID", iban.replace(" ", ""))
+    _cbc(means, "PaymentMeansCode", payment_means_code(document))
+    _cbc(means, "PaymentID", document.payment_reference or document.number)  # BT-83
+    if account is not None:
+        _payee_account(means, account)
     terms = f"Payable within {document.payment_terms_days} days, by {document.due_date.isoformat()}."
     _cbc(_cac(root, "PaymentTerms"), "Note", terms)
+
+
+def payment_means_code(document: Document) -> str:
+    """UNCL4461: 58 SEPA credit transfer for euro, 30 credit transfer otherwise, 1 when no account is named."""
+    if document.payee_account is None:
+        return PAYMENT_MEANS_UNDEFINED
+    return PAYMENT_MEANS_SEPA if document.currency == SEPA_CURRENCY else PAYMENT_MEANS_TRANSFER
+
+
+def _payee_account(means: etree._Element, account: BankAccount) -> None:
+    """Write PayeeFinancialAccount: IBAN (BT-84) and the branch's BIC (BT-86).
+
+    The bank's name has no EN 16931 term (UBL-CR-429 warns against the branch name), so only people read it.
+    """
+    node = _cac(means, "PayeeFinancialAccount")
+    _cbc(node, "ID", account.iban.replace(" ", ""))
+    if account.bic:
+        _cbc(_cac(node, "FinancialInstitutionBranch"), "ID", account.bic)
 
 
 def _tax_total(root: etree._Element, document: Document) -> None:

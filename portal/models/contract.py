@@ -15,6 +15,8 @@ BILLING_CYCLES = ("monthly", "quarterly", "yearly")
 TAX_RULES = ("standard", "reverse_charge", "exempt")
 UPLOAD_CHANNELS = ("none", "sftp", "https")
 DOCUMENT_FORMATS = ("pdf", "html", "idoc", "sap_csv", "ubl")
+# What a customer may download in the portal unless its contract says otherwise; IDoc and CSV go to SAP.
+DEFAULT_PORTAL_FORMATS = "pdf,ubl"
 
 
 class Contract(db.Model):
@@ -35,6 +37,13 @@ class Contract(db.Model):
     sap_partner_code: Mapped[str] = mapped_column(String(20), default="")
     sap_company_code: Mapped[str] = mapped_column(String(10), default="")
     document_formats: Mapped[str] = mapped_column(String(100), default="pdf")
+    portal_formats: Mapped[str] = mapped_column(String(100), default=DEFAULT_PORTAL_FORMATS)
+    # The customer's references, printed and sent with every proforma (UBL BT-13 and BT-10, IDoc E1EDK02 001).
+    purchase_order_number: Mapped[str] = mapped_column(String(35), default="")  # IDoc BELNR holds 35
+    buyer_reference: Mapped[str] = mapped_column(String(100), default="")
+    # The SAP upload CSV as the customer's SAP reads it (portal.exports.sap_csv.DELIMITERS, DECIMAL_SEPARATORS).
+    csv_delimiter: Mapped[str] = mapped_column(String(1), default=";")
+    csv_decimal_separator: Mapped[str] = mapped_column(String(1), default=".")
     upload_channel: Mapped[str] = mapped_column(String(10), default="none")
     upload_url: Mapped[str] = mapped_column(String(500), default="")
     upload_username: Mapped[str] = mapped_column(String(120), default="")
@@ -56,6 +65,12 @@ class Contract(db.Model):
     @property
     def formats(self) -> list[str]:
         return [f for f in (self.document_formats or "").split(",") if f]
+
+    @property
+    def downloadable_formats(self) -> list[str]:
+        """The rendered formats the customer may download in the portal."""
+        allowed = {f.strip() for f in (self.portal_formats or "").split(",")}
+        return [f for f in self.formats if f in allowed]
 
 
 class Project(db.Model):

@@ -14,6 +14,12 @@ from portal.web.access import require
 bp = Blueprint("customer_portal", __name__, url_prefix="/portal")
 
 
+@bp.context_processor
+def proforma_helpers() -> dict:
+    """What the portal's pages ask of a proforma: the files its customer may download, its state in words."""
+    return {"downloads": customer_portal.downloads, "state_label": customer_portal.state_label}
+
+
 @bp.get("/")
 @require("portal.view")
 def home():

@@ -17,8 +17,17 @@ from pypdf import PdfReader
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 from portal.exports import pdf as pdf_module
-from portal.exports.document import Document, Line, Party, TaxBreakdown
-from portal.exports.pdf import PdfFontError, amount, find_font, plain_number, price, render_html, render_pdf
+from portal.exports.document import BankAccount, Document, Line, Party, TaxBreakdown
+from portal.exports.pdf import (
+    PdfFontError,
+    amount,
+    find_font,
+    plain_number,
+    price,
+    render_html,
+    render_pdf,
+    unit_label,
+)
 
 pytestmark = pytest.mark.no_db
 
@@ -51,7 +60,7 @@ def document(lines: tuple[Line, ...], **overrides) -> Document:
         "currency": "EUR", "period_start": date(2026, 11, 1), "period_end": date(2026, 11, 30),
         "seller": SELLER, "buyer": BUYER, "lines": lines, "taxes": tuple(taxes), "net_total": net,
         "tax_total": tax_total, "gross_total": net + tax_total, "contract_number": "C-2026-007",
-        "notes": ("Proforma invoice: not a tax invoice.",),
+        "notes": ("Support hours Monday to Friday, 8:00 to 18:00.",),
     }
     fields.update(overrides)
     return Document(**fields)
@@ -62,6 +71,12 @@ SHORT = document((line(1, "3", "1234.50", text="Поддержка сервер�
 LONG = document(tuple(line(number, "1.5", "980.00") for number in range(1, 61)))
 REVERSE = document((line(1, "10", "95.00", "0"),), tax_rule="reverse_charge",
                    buyer=Party("Alpen Handel GmbH", "ATU12345678", "Ringstraße 5", "Wien", "1010", "AT"))
+# As a drafted proforma comes: the seller's account, the RF reference of its number, the customer's references,
+# a ticket counted as one service unit (E48) and a fixed line counting units (C62).
+PAYABLE = document((line(1, "1", "220.00", unit="E48"), line(2, "25", "12.50", unit="C62")),
+                   payee_account=BankAccount("DE89370400440532013000", "COBADEFFXXX", "Demo Bank"),
+                   payment_reference="RF91PF2026110042", purchase_order_number="PO-4711",
+                   buyer_reference="04011000-12345-34")
 
 
 def pdf_fonts(data: bytes) -> tuple[set[str], set[str]]:
@@ -112,6 +127,35 @@ def test_html_has_number_lines_sources_and_formatted_totals():
     assert "PROFORMA — not a tax invoice" in html
     assert "Reverse charge" not in html
     assert "2026-11-01 – 2026-11-30" in html and "C-2026-007" in html
+
+
+def test_each_block_the_number_and_the_proforma_note_are_printed_once():
+    text = pdf_text(render_pdf(PAYABLE))
+    assert text.count("PF-2026-11-0042") == 1
+    assert text.count("Ledgerflow GmbH") == 1 and text.count("Hauptstraße 1") == 1
+    assert text.count("VAT ID DE123456789") == 1 and text.count("billing@ledgerflow.example") == 1
+    assert text.lower().count("not a tax invoice") == 1
+    assert text.count("ООО «Ромашка»") == 1 and text.count("C-2026-007") == 1
+    assert text.count("Support hours Monday to Friday") == 1
+
+
+def test_bank_account_payment_reference_and_customer_references_are_printed():
+    text = pdf_text(render_pdf(PAYABLE))
+    assert "IBAN DE89 3704 0044 0532 0130 00" in text and "BIC COBADEFFXXX" in text and "Demo Bank" in text
+    assert "RF91 PF20 2611 0042" in text and "quoting the payment reference" in text
+    assert "PO-4711" in text and "04011000-12345-34" in text
+
+
+def test_without_an_account_or_references_their_rows_are_left_out():
+    html = render_html(SHORT)
+    assert "IBAN" not in html and "Payment reference" not in html and "Your order" not in html
+
+
+def test_line_units_are_named_in_words_per_un_ece_code():
+    html = render_html(PAYABLE)
+    assert "1 service</td>" in html and "25 units</td>" in html and "pcs" not in html
+    assert (unit_label("HUR", Decimal("2.5")), unit_label("C62", Decimal("1")), unit_label("XYZ", Decimal(3))) == (
+        "h", "unit", "XYZ")
 
 
 def test_reverse_charge_wording():

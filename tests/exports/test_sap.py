@@ -13,7 +13,7 @@ from lxml import etree
 
 from portal.exports.document import Document, Line, Party, TaxBreakdown
 from portal.exports.sap_csv import COLUMNS, render_sap_csv
-from portal.exports.sap_idoc import IdocError, render_idoc, validate_idoc
+from portal.exports.sap_idoc import PROFORMA_TEXT, IdocError, render_idoc, validate_idoc
 
 pytestmark = pytest.mark.no_db
 
@@ -80,10 +80,10 @@ def by_qualifier(idoc: etree._Element, name: str, qualifier: str) -> dict[str, d
     return {seg.findtext(qualifier): fields(seg) for seg in idoc.findall(name)}
 
 
-def csv_rows(data: bytes) -> list[dict[str, str]]:
+def csv_rows(data: bytes, delimiter: str = ";") -> list[dict[str, str]]:
     """Parse the SAP CSV back with the csv module."""
     assert data.startswith(b"\xef\xbb\xbf")
-    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=";"))
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=delimiter))
 
 
 # ----- IDoc: structure and values -----------------------------------------------------------------
@@ -130,11 +130,49 @@ def test_header_segments():
                               "ORT01": "Berlin", "PSTLZ": "10115", "LAND1": "DE"}
     assert partners["RE"] == {"PARVW": "RE", "PARTN": "0000100042", "NAME1": "Müller & Söhne Bäckerei GmbH",
                               "STRAS": "Königsallee 2", "ORT01": "Düsseldorf", "PSTLZ": "40212", "LAND1": "DE"}
-    assert fields(idoc.find("E1EDK02")) == {"QUALF": "009", "BELNR": "PF-2026-11-0001", "DATUM": "20261201"}
+    assert [fields(seg) for seg in idoc.findall("E1EDK02")] == [
+        {"QUALF": "009", "BELNR": "PF-2026-11-0001", "DATUM": "20261201"}]  # no purchase order: no 001
     dates = {qualifier: seg["DATUM"] for qualifier, seg in by_qualifier(idoc, "E1EDK03", "IDDAT").items()}
     assert dates == {"012": "20261201", "026": "20261201", "027": "20261130", "028": "20261231"}
     texts = [seg.findtext("TDLINE") for seg in idoc.iterfind("E1EDKT1/E1EDKT2")]
-    assert texts == ["Service period 2026-11-01 - 2026-11-30", "Contract C-2026-7", "Proforma, not a tax invoice"]
+    assert texts == [PROFORMA_TEXT, "Service period 2026-11-01 - 2026-11-30", "Contract C-2026-7",
+                     "Proforma, not a tax invoice"]
+
+
+def test_partners_sold_to_bill_to_payer_seller_ship_to_default_to_the_buyer():
+    idoc = parse(render_idoc(german(), created_at=CREATED))
+    assert [seg.findtext("PARVW") for seg in idoc.findall("E1EDKA1")] == ["AG", "RE", "RG", "RS", "WE"]
+    partners = by_qualifier(idoc, "E1EDKA1", "PARVW")
+    for function in ("AG", "RG", "WE"):  # the customer holds one address: sold-to, payer and ship-to are bill-to
+        assert partners[function] == {**partners["RE"], "PARVW": function}
+    assert partners["RE"]["PARTN"] == "0000100042" and "PARTN" not in partners["RS"]
+
+
+def test_partners_given_apart_from_the_buyer_are_sent_as_given():
+    plant = Party("Müller Werk Nord", street="Industriestraße 9", city="Bremen", postcode="28195", country="DE",
+                  sap_partner_code="0000100043")
+    head_office = dataclasses.replace(BUYER, name="Müller Holding AG", sap_partner_code="0000100040")
+    doc = dataclasses.replace(german(), sold_to=head_office, payer=head_office, ship_to=plant)
+    xml = render_idoc(doc, created_at=CREATED)
+    assert validate_idoc(xml) == []
+    partners = by_qualifier(parse(xml), "E1EDKA1", "PARVW")
+    assert (partners["AG"]["PARTN"], partners["RG"]["PARTN"], partners["WE"]["PARTN"], partners["RE"]["PARTN"]) == (
+        "0000100040", "0000100040", "0000100043", "0000100042")
+    assert (partners["WE"]["NAME1"], partners["WE"]["ORT01"]) == ("Müller Werk Nord", "Bremen")
+
+
+def test_purchase_order_number_is_e1edk02_qualifier_001():
+    xml = render_idoc(dataclasses.replace(german(), purchase_order_number="4500012345"), created_at=CREATED)
+    assert validate_idoc(xml) == []
+    assert [fields(seg) for seg in parse(xml).findall("E1EDK02")] == [
+        {"QUALF": "001", "BELNR": "4500012345"},
+        {"QUALF": "009", "BELNR": "PF-2026-11-0001", "DATUM": "20261201"}]
+
+
+def test_a_purchase_order_number_longer_than_belnr_is_refused_not_cut():
+    with pytest.raises(IdocError) as caught:
+        render_idoc(dataclasses.replace(german(), purchase_order_number="P" * 36), created_at=CREATED)
+    assert any("/E1EDK02[1]/BELNR" in error for error in caught.value.errors), caught.value.errors
 
 
 def test_one_item_per_line_with_values():
@@ -285,7 +323,7 @@ def test_validate_reports_a_missing_segment_or_field(path, expected):
 
 def test_validate_reports_duplicates_bad_values_and_garbage():
     root = etree.fromstring(render_idoc(german(), created_at=CREATED))
-    root.find("IDOC/E1EDKA1/PARVW").text = "RE"
+    root.find("IDOC/E1EDKA1/PARVW").text = "RE"  # AG becomes a second RE
     root.find("IDOC/E1EDK03/DATUM").text = "20261345"
     root.find("IDOC/E1EDP01/NETWR").text = "1.234,56"
     errors = " | ".join(validate_idoc(etree.tostring(root)))
@@ -339,6 +377,46 @@ def test_csv_cyrillic_and_reverse_charge():
     (row,) = csv_rows(render_sap_csv(doc))
     assert (row["Partner"], row["Description"]) == ("0000200077", "Поддержка «Ромашка»; ночь")
     assert (row["TaxCode"], row["TaxRate"], row["TaxAmount"], row["GrossAmount"]) == ("AE", "0.00", "0.00", "91.00")
+
+
+def test_csv_is_byte_for_byte_what_the_mapping_describes():
+    doc = document((line(1, "1.5", "80.00", "19", unit="HUR", description="Störung; Drucker"),))
+    expected = ("\ufeffCompanyCode;Partner;DocumentNumber;DocumentDate;Currency;Line;Description;Quantity;Unit;"
+                "UnitPrice;NetAmount;TaxCode;TaxRate;TaxAmount;GrossAmount\r\n"
+                '1000;0000100042;PF-2026-11-0001;20261201;EUR;1;"Störung; Drucker";1.5;HUR;80.00;120.00;S;19.00;'
+                "22.80;142.80\r\n")
+    assert render_sap_csv(doc) == expected.encode("utf-8")
+
+
+def test_rates_read_from_the_percent_column_have_two_decimals_in_csv_and_idoc():
+    """The Percent column hands back 19.0000; the mapping says 19.00 (and 8.875 keeps its third decimal)."""
+    lines = (line(1, "1", "100.00", "19.0000"), line(2, "1", "100.00", "8.8750"))
+    doc = document(lines)
+    assert [row["TaxRate"] for row in csv_rows(render_sap_csv(doc))] == ["19.00", "8.875"]
+    idoc = parse(render_idoc(doc, created_at=CREATED))
+    assert [seg.findtext("MSATZ") for seg in idoc.iterfind("E1EDP01/E1EDP04")] == ["19.00", "8.875"]
+    assert [seg.findtext("MSATZ") for seg in idoc.findall("E1EDK04")] == ["19.00", "8.875"]
+
+
+@pytest.mark.parametrize(("delimiter", "separator"), [(";", ","), ("\t", ","), ("|", "."), (",", ".")])
+def test_csv_writes_the_contracts_delimiter_and_decimal_separator(delimiter, separator):
+    doc = german()
+    data = render_sap_csv(doc, delimiter=delimiter, decimal_separator=separator)
+    header = data.decode("utf-8-sig").split("\r\n", 1)[0]
+    assert tuple(header.split(delimiter)) == COLUMNS
+    row = csv_rows(data, delimiter)[0]
+    numbers = ("Quantity", "UnitPrice", "NetAmount", "TaxRate", "TaxAmount", "GrossAmount")
+    assert [row[column] for column in numbers] == [
+        text.replace(".", separator) for text in ("2.5", "80.00", "200.00", "19.00", "38.00", "238.00")]
+    assert (row["DocumentDate"], row["Line"]) == ("20261201", "1")  # not numbers with decimals: untouched
+
+
+@pytest.mark.parametrize(("delimiter", "separator", "message"), [
+    (",", ",", "must differ"), (":", ".", "delimiter must be one of"), (";", "'", "decimal separator must be one of"),
+])
+def test_csv_refuses_a_format_sap_could_not_read_back(delimiter, separator, message):
+    with pytest.raises(ValueError, match=message):
+        render_sap_csv(german(), delimiter=delimiter, decimal_separator=separator)
 
 
 @pytest.mark.parametrize("text", ["=HYPERLINK(\"http://evil\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1"])

@@ -12,7 +12,7 @@ import pytest
 from lxml import etree
 
 from portal.exports import ubl_validate
-from portal.exports.document import Document, Line, Party, TaxBreakdown
+from portal.exports.document import BankAccount, Document, Line, Party, TaxBreakdown
 from portal.exports.ubl import NS_CAC, NS_CBC, PROFORMA_NOTE, render_ubl
 from portal.exports.ubl_validate import UblValidationError, validate_many, validate_ubl
 
@@ -23,6 +23,7 @@ CENT = Decimal("0.01")
 SELLER = Party("Ledgerflow GmbH", "DE123456789", "Hauptstraße 1", "Berlin", "10115", "DE", "billing@ledgerflow.example")
 BUYER = Party("Kunde AG", "DE987654321", "Königsallee 2", "Düsseldorf", "40212", "DE", "ap@kunde.example")
 BUYER_AT = Party("Alpen Handel GmbH", "ATU12345678", "Ringstraße 5", "Wien", "1010", "AT")
+ACCOUNT = BankAccount("DE89370400440532013000", "COBADEFFXXX", "Demo Bank")
 
 
 def line(number: int, quantity: str, price: str, rate: str, unit: str = "HUR", text: str = "") -> Line:
@@ -68,9 +69,15 @@ HUGE = document((line(1, "1", "1234567890123456.78", "19"), line(2, "3", "222222
 # Half cents, rounded half-up like portal.money.quantize: 13.50 at 19 % is 2.565 -> 2.57 (half-even and float
 # round() give 2.56); 0.5 x 2.25 is 1.125 -> 1.13. EN 16931 (BR-CO-17) recomputes the tax the same way.
 HALF_CENTS = document((line(1, "1", "13.50", "19"), line(2, "0.5", "2.25", "19")))
+# What a drafted proforma carries: the seller's account, the payment reference, the customer's references,
+# and units per line kind (E48 a ticket as one service unit, C62 a fixed line's units).
+PAYABLE = document((line(1, "1", "220.00", "19", "E48"), line(2, "25", "12.50", "19", "C62")),
+                   payee_account=ACCOUNT, payment_reference="RF28PFK0001202611",
+                   purchase_order_number="PO-4711", buyer_reference="04011000-12345-34")
+PAYABLE_USD = dataclasses.replace(PAYABLE, currency="USD")
 VALID = {"standard": STANDARD, "half_cents": HALF_CENTS, "mixed": MIXED, "reverse_charge": REVERSE, "exempt": EXEMPT,
-         "cyrillic_german": CYRILLIC, "eighteen_digits": HUGE,
-         "proforma_325": STANDARD}
+         "cyrillic_german": CYRILLIC, "eighteen_digits": HUGE, "payable_sepa": PAYABLE, "payable_usd": PAYABLE_USD,
+         "commercial_380": STANDARD}
 BROKEN_TOTALS = dataclasses.replace(STANDARD, net_total=Decimal("600.00"), gross_total=Decimal("704.50"))
 BROKEN_TAX = dataclasses.replace(
     STANDARD, taxes=(TaxBreakdown(Decimal("19"), Decimal("550.00"), Decimal("100.00")),),
@@ -82,9 +89,9 @@ BROKEN = {"totals": BROKEN_TOTALS, "tax": BROKEN_TAX, "lines": BROKEN_LINES, "no
 
 
 def rendered(name: str) -> bytes:
-    """Render a named valid or broken document (325 shows the proforma type code)."""
-    if name == "proforma_325":
-        return render_ubl(STANDARD, type_code="325")
+    """Render a named valid or broken document (commercial_380 overrides the proforma type code)."""
+    if name == "commercial_380":
+        return render_ubl(STANDARD, type_code="380")
     return render_ubl({**VALID, **BROKEN}[name])
 
 
@@ -123,7 +130,7 @@ def test_validation_runs_saxon_in_a_separate_process():
 
 def test_header_parties_and_amounts():
     root = etree.fromstring(render_ubl(CYRILLIC))
-    assert root.findtext("cbc:InvoiceTypeCode", namespaces=NS) == "380"
+    assert root.findtext("cbc:InvoiceTypeCode", namespaces=NS) == "325"  # UNTDID 1001 proforma invoice
     assert PROFORMA_NOTE in [note.text for note in root.findall("cbc:Note", NS)]
     buyer = root.find("cac:AccountingCustomerParty/cac:Party", NS)
     assert buyer.findtext("cac:PartyLegalEntity/cbc:RegistrationName", namespaces=NS) == "ООО «Ромашка»"
@@ -132,6 +139,42 @@ def test_header_parties_and_amounts():
     assert (payable.text, payable.get("currencyID")) == (str(CYRILLIC.gross_total), "EUR")
     quantity = root.find("cac:InvoiceLine[2]/cbc:InvoicedQuantity", NS)
     assert (quantity.text, quantity.get("unitCode")) == ("7.00", "EA")
+
+
+def test_payment_means_name_the_sellers_account_and_the_payment_reference():
+    means = etree.fromstring(render_ubl(PAYABLE)).find("cac:PaymentMeans", NS)
+    assert means.findtext("cbc:PaymentMeansCode", namespaces=NS) == "58"  # SEPA credit transfer: euro
+    assert means.findtext("cbc:PaymentID", namespaces=NS) == "RF28PFK0001202611"
+    account = means.find("cac:PayeeFinancialAccount", NS)
+    assert account.findtext("cbc:ID", namespaces=NS) == "DE89370400440532013000"
+    assert account.findtext("cac:FinancialInstitutionBranch/cbc:ID", namespaces=NS) == "COBADEFFXXX"
+    usd = etree.fromstring(render_ubl(PAYABLE_USD)).find("cac:PaymentMeans", NS)
+    assert usd.findtext("cbc:PaymentMeansCode", namespaces=NS) == "30"  # a transfer, but not in euro: not SEPA
+    assert usd.findtext("cac:PayeeFinancialAccount/cbc:ID", namespaces=NS) == "DE89370400440532013000"
+
+
+def test_without_an_account_no_instrument_is_named_and_the_number_is_the_reference():
+    means = etree.fromstring(render_ubl(STANDARD)).find("cac:PaymentMeans", NS)
+    assert means.findtext("cbc:PaymentMeansCode", namespaces=NS) == "1"
+    assert means.findtext("cbc:PaymentID", namespaces=NS) == STANDARD.number
+    assert means.find("cac:PayeeFinancialAccount", NS) is None
+
+
+def test_buyer_reference_and_purchase_order_are_bt10_and_bt13():
+    root = etree.fromstring(render_ubl(PAYABLE))
+    assert root.findtext("cbc:BuyerReference", namespaces=NS) == "04011000-12345-34"
+    assert root.findtext("cac:OrderReference/cbc:ID", namespaces=NS) == "PO-4711"
+    plain = etree.fromstring(render_ubl(STANDARD))
+    assert plain.find("cbc:BuyerReference", NS) is None and plain.find("cac:OrderReference", NS) is None
+
+
+def test_line_units_are_un_ece_codes():
+    quantities = etree.fromstring(render_ubl(PAYABLE)).findall("cac:InvoiceLine/cbc:InvoicedQuantity", NS)
+    assert [(q.text, q.get("unitCode")) for q in quantities] == [("1.00", "E48"), ("25.00", "C62")]
+
+
+def test_a_payable_proforma_draws_no_en16931_warning_either():
+    assert validate_ubl(render_ubl(PAYABLE), warnings=True) == []
 
 
 def test_half_cents_round_up_and_render_as_computed():

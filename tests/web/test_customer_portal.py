@@ -1,14 +1,22 @@
-"""Approved proformas: rendered in the contract's formats, visible to their own customer only."""
+"""Approved proformas: rendered in the contract's formats, visible to their own customer only, downloadable in
+the contract's portal formats (PDF and UBL unless it says otherwise), each with its state in words."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import select
 
+from portal.extensions import db
+from portal.models import Contract
+from portal.models.billing import PROFORMA_STATES
+from portal.services.identity import customer_portal
 from tests.support import factories
 from tests.support.proforma import complete_steps, deploy_approval_process, draft_for
-from tests.support.web import login_as
+from tests.support.web import login_as, page_text, post_form, sign_in
 
 
 @pytest.fixture
@@ -41,6 +49,68 @@ def test_the_customer_sees_and_downloads_its_own_proforma(app, client, make_user
     pdf = client.get(f"/portal/proformas/{approved.id}/pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF") and pdf.mimetype == "application/pdf"
     assert client.get(f"/portal/proformas/{approved.id}/ubl").data.startswith(b"<?xml")
+
+
+def file_links(html: str, proforma_id: int) -> list[str]:
+    """The formats a page links for download."""
+    return re.findall(rf'href="/portal/proformas/{proforma_id}/([a-z_]+)"', html)
+
+
+def test_the_customer_downloads_only_the_contracts_portal_formats(app, client, make_user, approved):
+    login_as(app, client, make_user("customer", customer=approved.contract.customer))
+    assert file_links(client.get("/portal/").get_data(as_text=True), approved.id) == ["pdf", "ubl"]
+    page = client.get(f"/portal/proformas/{approved.id}").get_data(as_text=True)
+    assert file_links(page, approved.id) == ["pdf", "ubl"]
+    for fmt in ("idoc", "sap_csv", "html"):  # rendered for the SAP channel, not for the customer
+        assert client.get(f"/portal/proformas/{approved.id}/{fmt}").status_code == 404, fmt
+    assert client.get(f"/portal/proformas/{approved.id}/pdf").status_code == 200
+
+
+def test_a_contract_may_offer_the_sap_files_in_the_portal_too(app, client, make_user, approved):
+    approved.contract.portal_formats = "pdf,idoc,sap_csv"
+    sign_in(app, client, make_user("customer", customer=approved.contract.customer))
+    assert file_links(client.get("/portal/").get_data(as_text=True), approved.id) == ["idoc", "pdf", "sap_csv"]
+    idoc = client.get(f"/portal/proformas/{approved.id}/idoc")
+    assert idoc.status_code == 200 and b"INVOIC02" in idoc.data
+    assert client.get(f"/portal/proformas/{approved.id}/ubl").status_code == 404
+
+
+def test_a_portal_format_the_contract_does_not_render_is_not_offered(app, client, make_user, approved):
+    approved.contract.document_formats = "pdf"  # as if UBL had never been asked for: no file, no link
+    db.session.expire(approved, ["documents"])
+    for document in [d for d in approved.documents if d.format != "pdf"]:
+        db.session.delete(document)
+    sign_in(app, client, make_user("customer", customer=approved.contract.customer))
+    assert file_links(client.get("/portal/").get_data(as_text=True), approved.id) == ["pdf"]
+    assert client.get(f"/portal/proformas/{approved.id}/ubl").status_code == 404
+
+
+def test_each_proforma_shows_its_state_in_words(app, client, make_user, approved):
+    login_as(app, client, make_user("customer", customer=approved.contract.customer))
+    assert '<td class="proforma-state">Approved</td>' in client.get("/portal/").get_data(as_text=True)
+    page = client.get(f"/portal/proformas/{approved.id}").get_data(as_text=True)
+    assert '<span class="proforma-state">Approved</span>' in page
+
+
+def test_every_proforma_state_has_words():
+    labels = {state: customer_portal.state_label(SimpleNamespace(state=state)) for state in PROFORMA_STATES}
+    assert labels == {"draft": "Draft", "in_review": "In review", "approved": "Approved", "rejected": "Rejected",
+                      "cancelled": "Cancelled"}
+
+
+@pytest.mark.parametrize(("formats", "saved"), [("pdf, ubl,idoc", "pdf,ubl,idoc"), ("pdf,xlsx", None)])
+def test_the_contract_grid_takes_portal_formats_from_the_known_ones(app, client, make_user, formats, saved):
+    customer = factories.CustomerFactory()
+    sign_in(app, client, make_user("accountant"))
+    form = {"customer": str(customer.id), "number": "K-PORTAL", "currency": "EUR", "payment_terms_days": "30",
+            "billing_cycle": "monthly", "tax_rate": "19", "tax_rule": "standard", "document_formats": "pdf",
+            "upload_channel": "none", "valid_from": "2026-01-01", "portal_formats": formats}
+    response = post_form(client, "/admin/contracts/new/", form)
+    contract = db.session.scalar(select(Contract).where(Contract.number == "K-PORTAL"))
+    if saved is None:
+        assert contract is None and "unknown 'xlsx'; use pdf, html, idoc, sap_csv, ubl" in page_text(response)
+    else:
+        assert response.status_code == 302 and contract.portal_formats == saved
 
 
 def test_another_customer_gets_404(app, client, make_user, approved):

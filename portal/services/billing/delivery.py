@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from portal import settings
 from portal.errors import ValidationError
+from portal.exports import payment
 from portal.extensions import db
 from portal.integrations import mail, uploads
 from portal.integrations.retry import RetryPolicy
@@ -33,21 +34,40 @@ def email_operation(params: dict, context) -> dict:
     """proforma.email: the PDF to the customer's billing contacts; the same proforma PDF keeps its Message-ID."""
     proforma = drafting.get(params.get("proforma_id"))
     customer = proforma.contract.customer
-    recipients = [contact.email for contact in customer.contacts if contact.kind == "billing"]
-    if not recipients:
+    contacts = [contact for contact in customer.contacts if contact.kind == "billing"]
+    if not contacts:
         raise ValidationError("contacts", f"customer {customer.code} has no billing contact to e-mail")
     pdf = next((d for d in proforma.documents if d.format == "pdf"), None)
     if pdf is None:
         raise ValidationError("document_formats", f"contract {proforma.contract.number} has no PDF to send")
     message = mail.Message(
-        to=recipients, subject=f"Proforma invoice {proforma.number} ({proforma.period})",
-        text=(f"Dear customer,\n\nplease find attached proforma invoice {proforma.number} for {proforma.period}, "
-              f"{proforma.gross_total} {proforma.currency}, due {proforma.due_date:%Y-%m-%d}.\n\n"
-              f"It is also available in your customer portal.\n\n{settings.config()['SELLER_NAME']}\n"),
+        to=[contact.email for contact in contacts], subject=f"Proforma invoice {proforma.number} ({proforma.period})",
+        text=mail_text(proforma, [contact.name for contact in contacts]),
         attachments=[mail.Attachment(pdf.filename, pdf.content, "application/pdf")],
         message_id=f"proforma-mail:{proforma.id}:{pdf.sha256}",
         headers={"Auto-Submitted": "auto-generated"})
     return {"mail_message_id": mail.send(smtp_settings(), message)}
+
+
+def mail_text(proforma, names: list[str]) -> str:
+    """The e-mail's text: the contacts greeted by name, the amount due, the account and the reference to quote."""
+    config = settings.config()
+    account = payment.seller_account(config)
+    reference = payment.grouped_reference(payment.payment_reference(proforma.number))
+    return (f"{greeting(names)}\n\nplease find attached proforma invoice {proforma.number} for {proforma.period}, "
+            f"{proforma.gross_total} {proforma.currency}, due {proforma.due_date:%Y-%m-%d}. "
+            f"It is also available in your customer portal.\n\n"
+            f"Please transfer the amount to\n  IBAN {payment.grouped_iban(account)}\n  BIC {account.bic}\n"
+            f"  {account.bank_name}\nquoting the payment reference {reference}.\n\n{config['SELLER_NAME']}\n")
+
+
+def greeting(names: list[str]) -> str:
+    """'Dear Greta Bauer,' ('Dear A, B and C,' for several contacts; 'Dear customer,' when no one has a name)."""
+    names = [name.strip() for name in names if name and name.strip()]
+    if not names:
+        return "Dear customer,"
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return f"Dear {listed},"
 
 
 @proforma_operation("proforma.upload", "Upload the proforma files to the customer's portal",

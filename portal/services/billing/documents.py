@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 
@@ -11,6 +13,7 @@ from portal import settings
 from portal.errors import ValidationError
 from portal.exports import pdf
 from portal.exports.document import Document, Line, Party, TaxBreakdown
+from portal.exports.payment import payment_reference, seller_account
 from portal.exports.sap_csv import render_sap_csv
 from portal.exports.sap_idoc import render_idoc
 from portal.exports.ubl import render_ubl
@@ -18,25 +21,42 @@ from portal.exports.ubl_validate import validate_ubl
 from portal.extensions import db
 from portal.models import DocumentTemplate, Proforma, ProformaDocument
 from portal.models.billing import DOCUMENT_FORMAT_FILES
+from portal.money import D
 from portal.services.billing import drafting, files
 from portal.services.billing.drafting import parse_period, period_bounds, proforma_operation
 
 CATEGORY_BY_RULE = {"reverse_charge": "AE", "exempt": "E"}
+# UN/ECE rec. 20 unit of a line, by its kind: a ticket is one service unit, a fixed or manual line counts units.
+UNIT_BY_KIND = {"incident": "E48", "request": "E48", "fixed": "C62", "manual": "C62"}
+DEFAULT_UNIT = "C62"
 
 
 def document_for(proforma: Proforma) -> Document:
-    """The proforma with its seller, buyer, lines, tax breakdown and totals."""
+    """The proforma with its seller and account, buyer, references, lines, tax breakdown and totals."""
     contract = proforma.contract
     start, end = period_bounds(*parse_period(proforma.period))
     return Document(
         number=proforma.number, issue_date=proforma.issue_date, due_date=proforma.due_date,
         currency=proforma.currency, period_start=start, period_end=end, seller=seller(),
         buyer=_buyer(contract), lines=tuple(_line(line) for line in proforma.lines),
-        taxes=_taxes(proforma, contract.tax_rule), net_total=proforma.net_total, tax_total=proforma.tax_total,
-        gross_total=proforma.gross_total, contract_number=contract.number,
-        sap_company_code=contract.sap_company_code, payment_terms_days=contract.payment_terms_days,
-        tax_rule=contract.tax_rule, notes=("Proforma invoice: not a tax invoice.",),
-        idempotency_key=f"ledgerflow-proforma-{proforma.id}")
+        taxes=_taxes(proforma, contract.tax_rule), net_total=at_column_scale(proforma, "net_total"),
+        tax_total=at_column_scale(proforma, "tax_total"), gross_total=at_column_scale(proforma, "gross_total"),
+        contract_number=contract.number, sap_company_code=contract.sap_company_code,
+        payment_terms_days=contract.payment_terms_days, tax_rule=contract.tax_rule,
+        idempotency_key=f"ledgerflow-proforma-{proforma.id}", payee_account=seller_account(settings.config()),
+        payment_reference=payment_reference(proforma.number),
+        purchase_order_number=contract.purchase_order_number or "", buyer_reference=contract.buyer_reference or "")
+
+
+def at_column_scale(row: Any, attribute: str) -> Decimal:
+    """A Decimal attribute at its column's scale, as the database hands it back.
+
+    A row still in the session holds the value it was given (Decimal("1")), one read back holds the column's
+    scale (Decimal("1.0000")): every document is built at the column's scale, so it renders the same bytes
+    whether it is rendered in the flow or again from the database.
+    """
+    scale = type(row).__table__.columns[attribute].type.scale
+    return D(getattr(row, attribute)).quantize(Decimal(1).scaleb(-scale))  # D refuses a float
 
 
 def seller() -> Party:
@@ -48,6 +68,7 @@ def seller() -> Party:
 
 
 def _buyer(contract) -> Party:
+    """The bill-to party; it is sold-to, payer and ship-to as well, as a customer holds only a billing address."""
     customer = contract.customer
     contact = customer.billing_contact
     return Party(name=customer.name, vat_id=customer.vat_id, street=customer.billing_street,
@@ -56,9 +77,10 @@ def _buyer(contract) -> Party:
 
 
 def _line(line) -> Line:
-    return Line(number=line.position, description=line.description, quantity=line.quantity,
-                unit_price=line.unit_price, net_amount=line.net_amount, tax_rate=line.tax_rate,
-                tax_amount=line.tax_amount, source=_source(line))
+    scaled = functools.partial(at_column_scale, line)
+    return Line(number=line.position, description=line.description, quantity=scaled("quantity"),
+                unit_price=scaled("unit_price"), net_amount=scaled("net_amount"), tax_rate=scaled("tax_rate"),
+                tax_amount=scaled("tax_amount"), source=_source(line), unit=UNIT_BY_KIND.get(line.kind, DEFAULT_UNIT))
 
 
 def _source(line) -> str:
@@ -74,8 +96,9 @@ def _taxes(proforma, tax_rule: str) -> tuple[TaxBreakdown, ...]:
     """One breakdown per rate; amounts are the sums of the lines, so they match the totals exactly."""
     taxable, tax = defaultdict(Decimal), defaultdict(Decimal)
     for line in proforma.lines:
-        taxable[line.tax_rate] += line.net_amount
-        tax[line.tax_rate] += line.tax_amount
+        rate = at_column_scale(line, "tax_rate")
+        taxable[rate] += at_column_scale(line, "net_amount")
+        tax[rate] += at_column_scale(line, "tax_amount")
     return tuple(TaxBreakdown(rate=rate, taxable_amount=taxable[rate], tax_amount=tax[rate],
                               category=CATEGORY_BY_RULE.get(tax_rule, "S" if rate else "Z"))
                  for rate in sorted(taxable))
@@ -86,7 +109,7 @@ def render_all(proforma: Proforma) -> list[ProformaDocument]:
     document = document_for(proforma)
     stored = {d.format: d for d in proforma.documents}
     for fmt in proforma.contract.formats:
-        content = RENDERERS[fmt](document)  # first: renderers may query (uploaded templates)
+        content = RENDERERS[fmt](document, proforma)  # first: renderers may query (uploaded templates)
         extension, content_type = DOCUMENT_FORMAT_FILES[fmt]
         row = stored.get(fmt)
         if row is None:
@@ -116,7 +139,7 @@ def _template(kind: str) -> str | None:
     return newest.content.decode("utf-8") if newest else None
 
 
-def _ubl(document: Document) -> bytes:
+def _ubl(document: Document, _proforma: Proforma) -> bytes:
     xml = render_ubl(document)
     problems = validate_ubl(xml)
     if problems:
@@ -124,10 +147,21 @@ def _ubl(document: Document) -> bytes:
     return xml
 
 
+def _idoc(document: Document, proforma: Proforma) -> bytes:
+    # Stamped with the proforma's creation, not the clock, so rendering again gives the same file (as DOCNUM does).
+    return render_idoc(document, created_at=proforma.created_at)
+
+
+def _sap_csv(document: Document, proforma: Proforma) -> bytes:
+    contract = proforma.contract
+    return render_sap_csv(document, delimiter=contract.csv_delimiter, decimal_separator=contract.csv_decimal_separator)
+
+
+# format -> render(document, proforma): the proforma gives the contract's choices and the stored stamps.
 RENDERERS = {
-    "pdf": lambda document: pdf.render_pdf(document, _template("proforma_pdf")),
-    "html": lambda document: pdf.render_html(document, _template("proforma_html")).encode("utf-8"),
-    "idoc": render_idoc,
-    "sap_csv": render_sap_csv,
+    "pdf": lambda document, _proforma: pdf.render_pdf(document, _template("proforma_pdf")),
+    "html": lambda document, _proforma: pdf.render_html(document, _template("proforma_html")).encode("utf-8"),
+    "idoc": _idoc,
+    "sap_csv": _sap_csv,
     "ubl": _ubl,
 }

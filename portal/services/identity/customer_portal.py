@@ -1,4 +1,4 @@
-"""What a customer user may see: only rows of its own customer; anything else is NotFound."""
+"""What a customer user may see: only rows of its own customer, only its contract's formats; else NotFound."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from sqlalchemy.orm import selectinload
 from portal.errors import NotFound
 from portal.extensions import db
 from portal.models import Contract, Customer, Proforma, ProformaDocument, User
+
+# A proforma's state as the customer reads it. Paid or unpaid is not known until invoices and receivables land.
+STATE_LABELS = {"draft": "Draft", "in_review": "In review", "approved": "Approved", "rejected": "Rejected",
+                "cancelled": "Cancelled"}
 
 
 def own_customer(user: User) -> Customer:
@@ -50,9 +54,20 @@ def own_proforma(user: User, proforma_id: int) -> Proforma:
 
 
 def own_document(user: User, proforma_id: int, fmt: str) -> ProformaDocument:
-    """A rendered file of one of the customer's approved proformas."""
+    """A rendered file of one of the customer's approved proformas, in a format its contract lets it download."""
     proforma = own_proforma(user, proforma_id)
-    document = next((d for d in proforma.documents if d.format == fmt), None)
+    document = next((d for d in downloads(proforma) if d.format == fmt), None)
     if document is None:
-        raise NotFound(f"proforma {proforma_id} has no {fmt} document")
+        raise NotFound(f"proforma {proforma_id} has no {fmt} document to download")
     return document
+
+
+def downloads(proforma: Proforma) -> list[ProformaDocument]:
+    """The proforma's files the customer may download (the contract's portal formats), by format name."""
+    allowed = set(proforma.contract.downloadable_formats)
+    return sorted((d for d in proforma.documents if d.format in allowed), key=lambda d: d.format)
+
+
+def state_label(proforma: Proforma) -> str:
+    """The proforma's state in words, e.g. "In review" or "Approved"."""
+    return STATE_LABELS.get(proforma.state, proforma.state.replace("_", " ").capitalize())

@@ -1,5 +1,6 @@
 """Approved proformas are uploaded to the customer's SFTP channel once; a channel that is down becomes an
-incident, and Retry after it is back uploads exactly once."""
+incident, and Retry after it is back uploads exactly once. The e-mail greets the billing contacts by name and
+says where to pay and what to quote."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import paramiko
 import pytest
 from sqlalchemy import delete, select
 
+from portal.exports.payment import grouped_reference
 from portal.extensions import db
 from portal.integrations.retry import RetryPolicy
 from portal.models import ProcessInstance, Proforma, ServiceJob, UploadReceipt
@@ -17,6 +19,7 @@ from portal.services.billing import delivery, documents
 from portal.services.workflow import service_jobs, timers
 from tests.support import factories
 from tests.support.proforma import complete_steps, deploy_approval_process, draft_for
+from tests.support.smtp_server import SmtpServer
 from tests.support.upload_servers import (
     PASSWORD,
     USERNAME,
@@ -184,3 +187,36 @@ def test_an_sftp_upload_retried_after_a_failure_does_not_send_the_files_that_wen
     assert len([path for path in opened if pdf in path]) == 1  # written once, not looked at again on the retry
     assert len([path for path in opened if ubl in path]) == 2  # refused, then written
     assert len(uploaded(server)) == 2 and receipts_of(proforma) == sorted((pdf, ubl))
+
+
+def e_mailed(app, proforma) -> str:
+    """Send the proforma's e-mail to a local SMTP server; the text it received."""
+    with SmtpServer() as server:
+        app.config["SMTP_URL"] = f"smtp://127.0.0.1:{server.port}"
+        try:
+            delivery.email_operation({"proforma_id": proforma.id}, None)
+        finally:
+            app.config["SMTP_URL"] = None
+        (received,) = server.received
+    return received.message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+
+
+def test_the_e_mail_greets_the_billing_contact_by_name_and_names_account_and_reference(app):
+    customer = factories.CustomerFactory()
+    factories.ContactFactory(customer=customer, name="Greta Bauer", email="greta@customer.example")
+    factories.ContactFactory(customer=customer, kind="technical", name="Tom Tech", email="tom@customer.example")
+    contract = factories.ContractFactory(customer=customer)
+    factories.FixedLineFactory(contract=contract, unit_price=Decimal("900.00"))
+    proforma = rendered_draft(contract)
+    text = e_mailed(app, proforma)
+    assert text.startswith("Dear Greta Bauer,\n") and "Dear customer" not in text and "Tom Tech" not in text
+    assert "IBAN DE89 3704 0044 0532 0130 00" in text and "BIC COBADEFFXXX" in text and "Demo Bank" in text
+    reference = documents.document_for(proforma).payment_reference
+    assert reference.startswith("RF") and f"quoting the payment reference {grouped_reference(reference)}.\n" in text
+
+
+def test_several_billing_contacts_are_greeted_together():
+    assert delivery.greeting(["Greta Bauer"]) == "Dear Greta Bauer,"
+    assert delivery.greeting(["Greta Bauer", "Max Muster"]) == "Dear Greta Bauer and Max Muster,"
+    assert delivery.greeting(["A Alpha", "B Beta", "C Gamma"]) == "Dear A Alpha, B Beta and C Gamma,"
+    assert delivery.greeting(["  ", ""]) == "Dear customer,"

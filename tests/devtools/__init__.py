@@ -1,0 +1,1 @@
+"""Tests of the development tools: the local mail sink, the demo seed."""
