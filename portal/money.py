@@ -18,7 +18,8 @@ MAX_DIGITS = 18
 # no-break spaces and apostrophes group thousands ("1 234,50", "1'234.50"); "1,234.50" has both marks: the last is
 # the decimal one.
 _GROUPING = re.compile(r"[\s\u00a0\u202f']")
-_NUMBER = re.compile(r"[+-]?(\d+)(?:\.(\d+))?")
+# ASCII digits only: Decimal() also reads Arabic-Indic and full-width digits, which a reviewer cannot check by eye.
+_NUMBER = re.compile(r"[+-]?(\d+)(?:\.(\d+))?", re.ASCII)
 
 
 def D(value) -> Decimal:  # noqa: N802 - the short name is the point
@@ -92,3 +93,13 @@ def quantize(amount, currency: str) -> Decimal:
 def quantize_rate(rate) -> Decimal:
     """Round an exchange rate to the 8 places the database keeps."""
     return D(rate).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+
+
+def display(amount, currency: str | None = None) -> str:
+    """An amount for people: thousands separators, the currency's decimals and its code ("1,234.50 EUR")."""
+    if amount is None:
+        return "—"
+    value = D(amount)
+    places = minor_units(currency) if currency else max(0, -value.as_tuple().exponent)
+    text = f"{value:,.{places}f}"
+    return f"{text} {currency.upper()}" if currency else text

@@ -28,6 +28,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # See every open task, hand back or reassign anyone's.
     "tasks.manage": frozenset({ADMIN, FINANCE_MANAGER}),
     "masterdata.read": _MASTERDATA_READERS,
+    # The proforma list and case pages (read only): whoever reads the customers and contracts they are about.
+    "proformas.view": _MASTERDATA_READERS,
     "masterdata.write": frozenset({ADMIN, ACCOUNTANT}),
     "rates.read": _MASTERDATA_READERS | {ANALYST},
     "rates.write": frozenset({ADMIN, ACCOUNTANT, FINANCE_MANAGER}),

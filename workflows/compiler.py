@@ -59,3 +59,14 @@ def _unique(problems: list[Problem]) -> list[Problem]:
 def starter_diagram() -> str:
     """An executable diagram new processes start from (the modeler's blank diagram is not executable)."""
     return (Path(__file__).parent / "definitions" / "starter.bpmn").read_text(encoding="utf-8")
+
+
+def field_labels(definition: Definition) -> dict[str, str]:
+    """The label of every form field of the definition's user tasks, by field id (the first label wins)."""
+    labels: dict[str, str] = {}
+    specs = [definition.spec, *definition.subprocess_specs.values()]
+    for task_spec in (task for spec in specs for task in spec.task_specs.values()):
+        for form_field in getattr(getattr(task_spec, "form", None), "fields", None) or []:
+            if form_field.label:
+                labels.setdefault(form_field.id, form_field.label)
+    return labels

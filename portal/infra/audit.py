@@ -13,6 +13,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, configure_mappers
 from sqlalchemy.orm.base import NO_VALUE
 
+from portal.extensions import db
 from portal.models import AuditEvent
 from portal.models.types import utcnow
 
@@ -59,6 +60,10 @@ def install() -> None:
         event.listen(Session, "before_flush", _refuse_audit_changes)
         event.listen(Session, "after_flush", _record_flush)
         event.listen(Session, "do_orm_execute", _refuse_bulk_audit_changes)
+    if not event.contains(db.Model, "after_delete", _record_delete):
+        # Per row, inside the flush: rows deleted as orphans (a line taken out of a collection) never appear in
+        # session.deleted, so the flush hook alone would miss them.
+        event.listen(db.Model, "after_delete", _record_delete, propagate=True)
     _load_old_values_on_set()
 
 
@@ -94,10 +99,15 @@ def _record_flush(session, flush_context) -> None:
     actor = current_actor()
     rows = [row for obj in session.new if (row := _event_row(obj, "create", actor))]
     rows += [row for obj in session.dirty if (row := _event_row(obj, "update", actor))]
-    rows += [row for obj in session.deleted if (row := _event_row(obj, "delete", actor))]
     if rows:
         # Core insert on the flush's connection: same transaction, no second flush loop.
         session.connection().execute(AuditEvent.__table__.insert(), rows)
+
+
+def _record_delete(mapper, connection, target) -> None:
+    row = _event_row(target, "delete", current_actor())
+    if row:
+        connection.execute(AuditEvent.__table__.insert(), [row])
 
 
 def _event_row(obj, action: str, actor: Actor) -> dict | None:

@@ -14,7 +14,7 @@ from portal.extensions import db, login_manager
 from portal.infra import audit
 from portal.security import can
 from portal.services.identity import users
-from portal.web import auth, customer_portal, main, proforma_review, tasks
+from portal.web import auth, customer_portal, formatting, main, proforma_review, proformas, tasks
 from portal.web.access import public
 from portal.web.forms import EmptyForm
 from portal.web.nav import navigation
@@ -39,7 +39,7 @@ SECURITY_HEADERS = {
 
 def init_web(app: Flask) -> None:
     """Register blueprints and request hooks on the app."""
-    for blueprint in (auth.bp, main.bp, customer_portal.bp, tasks.bp, proforma_review.bp):
+    for blueprint in (auth.bp, main.bp, customer_portal.bp, tasks.bp, proforma_review.bp, proformas.bp):
         app.register_blueprint(blueprint)
     app.add_url_rule("/assets/<package>/<path:filename>", "assets", public(_asset))
     _init_login(app)
@@ -47,6 +47,7 @@ def init_web(app: Flask) -> None:
     _init_errors(app)
     app.jinja_env.globals.update(can=lambda permission: can(current_user, permission), navigation=navigation,
                                  logout_form=EmptyForm)
+    app.jinja_env.filters.update(formatting.FILTERS)
 
 
 def _asset(package: str, filename: str):

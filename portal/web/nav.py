@@ -25,6 +25,7 @@ class NavSection:
 # Site pages outside the admin; admin grids come from the admin's own (permission-aware) menu.
 SITE_PAGES = (
     ("Dashboard", "main.dashboard", "dashboard.view"),
+    ("Proformas", "proformas.index", "proformas.view"),
     ("Tasks", "tasks.inbox", "tasks.view"),
     ("My company", "customer_portal.home", "portal.view"),
 )

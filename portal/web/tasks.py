@@ -10,7 +10,7 @@ from portal.errors import Conflict, ValidationError
 from portal.infra.unit_of_work import unit_of_work
 from portal.models.types import utcnow
 from portal.security import can
-from portal.services.billing import proforma_review
+from portal.services.billing import proforma_list, proforma_review, review_changes
 from portal.services.workflow import definitions, inbox, steps, tasks
 from portal.web.access import require
 from portal.web.forms import EmptyForm
@@ -30,16 +30,18 @@ def inbox_page():
     unfiltered = {view: page.total} if filters == inbox.Filters() else None  # this tab's count is known already
     return render_template("tasks/inbox.html", view=view, filters=filters, page=page, now=utcnow(),
                            counts=inbox.counts(current_user, unfiltered), processes=definitions.keys(),
-                           form=EmptyForm(), filtered=filters != inbox.Filters())
+                           form=EmptyForm(), filtered=filters != inbox.Filters(),
+                           cases=proforma_list.summaries(task.instance_id for task in page.items))
 
 
 @bp.get("/<int:task_id>", endpoint="detail")
 @require("tasks.view")
-def detail(task_id: int, error: ValidationError | None = None):
+def detail(task_id: int, error: ValidationError | None = None, confirm: str | None = None):
     task = tasks.visible(task_id, current_user)  # 404 for people who may not see it
     proforma = proforma_review.proforma_for(task)
     return render_template("tasks/detail.html", task=task, now=utcnow(), form=EmptyForm(), proforma=proforma,
-                           error=error,
+                           error=error, confirm=confirm, comments=tasks.case_comments(task),
+                           changes=review_changes.review_changes(proforma) if proforma else None,
                            may_edit=proforma is not None and proforma_review.may_edit(task, current_user),
                            refusal=tasks.refusal(task, current_user),
                            history=steps.describe(task.instance, request.args.get("history_page", 1, type=int), 20),
@@ -76,10 +78,12 @@ def comment(task_id: int):
 @bp.post("/<int:task_id>/complete")
 @require("tasks.view")
 def complete(task_id: int):
-    tasks.visible(task_id, current_user)
+    task = tasks.visible(task_id, current_user)
     version = request.form.get("version", type=int)
     outcome = request.form.get("outcome") or None
     try:
+        if task.state == "open" and not task.assignee:
+            return _claim_to_confirm(task_id, outcome, version)
         with unit_of_work():
             task = tasks.complete(task_id, current_user, request.form.to_dict(), expected_version=version,
                                   outcome=outcome)
@@ -93,6 +97,15 @@ def complete(task_id: int):
         return detail(task_id), 409
     flash(f"Done: {task.name}{f' ({outcome})' if outcome else ''}.", "success")
     return redirect(url_for("tasks.inbox"))
+
+
+def _claim_to_confirm(task_id: int, outcome: str | None, version: int | None):
+    """Completing needs the task claimed: check the values, claim it (four-eyes refuses here too), ask once more."""
+    with unit_of_work():
+        tasks.claim_to_complete(task_id, current_user, request.form.to_dict(), outcome, expected_version=version)
+    action = f"“{outcome.capitalize()}”" if outcome else "“Complete”"
+    flash(f"You have claimed the task. Check the values and press {action} again to complete it.", "info")
+    return detail(task_id, confirm=outcome or "complete")
 
 
 def _act(task_id: int, use_case, message: str):

@@ -109,6 +109,16 @@ def test_delete_records_the_last_values():
     assert event.changes["code"] == ["AUD1", None] and event.changes["name"] == ["Audit Ltd", None]
 
 
+def test_a_row_deleted_as_an_orphan_is_audited_with_its_last_values():
+    line = f.FixedLineFactory(description="Taken out")
+    contract, line_id = line.contract, line.id
+    db.session.flush()
+    contract.fixed_lines.remove(line)  # delete-orphan: never in session.deleted, deleted by the flush itself
+    db.session.flush()
+    event = only_event("FixedLineItem", "delete")
+    assert event.entity_id == str(line_id) and event.changes["description"] == ["Taken out", None]
+
+
 def test_no_op_update_writes_no_event():
     row = customer()
     row.name = "Audit Ltd"

@@ -17,30 +17,37 @@ MAY: dict[str, frozenset[str]] = {
     # The admin may do everything staff can do: users, roles and the audit trail too; it has no customer portal.
     "admin": frozenset({"dashboard.view", "tasks.view", "tasks.manage", "masterdata.read", "masterdata.write",
                         "rates.read", "rates.write", "templates.read", "templates.write", "users.manage",
-                        "billing.draft", "processes.read", "processes.deploy", "processes.operate", "audit.read"}),
+                        "billing.draft", "processes.read", "processes.deploy", "processes.operate", "audit.read",
+                        "proformas.view"}),
     # A finance manager may see every task and hand it back or on, read (not change) master data, keep rates and
     # templates, draft proformas, read and operate (not deploy) processes and read the audit trail; not manage users.
+    # It opens the proforma list and every case.
     "finance_manager": frozenset({"dashboard.view", "tasks.view", "tasks.manage", "masterdata.read", "rates.read",
                                   "rates.write", "templates.read", "templates.write", "billing.draft",
-                                  "processes.read", "processes.operate", "audit.read"}),
+                                  "processes.read", "processes.operate", "audit.read", "proformas.view"}),
     # An accountant may keep master data and rates, read templates, draft proformas and work the inbox; it may not
-    # change templates, see processes or read the audit trail.
+    # change templates, see processes or read the audit trail. It opens the proforma list and cases, and drafts there.
     "accountant": frozenset({"dashboard.view", "tasks.view", "masterdata.read", "masterdata.write", "rates.read",
-                             "rates.write", "templates.read", "billing.draft"}),
-    # An account manager may work the inbox and read master data and rates; it changes nothing in the grids.
-    "account_manager": frozenset({"dashboard.view", "tasks.view", "masterdata.read", "rates.read"}),
-    # A responsible manager, like the account manager: the inbox, and reading master data and rates.
-    "responsible_manager": frozenset({"dashboard.view", "tasks.view", "masterdata.read", "rates.read"}),
-    # An approver may open the inbox (approvals are tasks) and read master data and rates; no templates, no processes.
-    "approver": frozenset({"dashboard.view", "tasks.view", "masterdata.read", "rates.read"}),
-    # A reviewer may open the inbox and read master data and rates, but not draft proformas or deploy processes.
-    "reviewer": frozenset({"dashboard.view", "tasks.view", "masterdata.read", "rates.read"}),
-    # An analyst may read rates and templates and read and deploy diagrams; it may not read master data or operate
-    # running instances.
+                             "rates.write", "templates.read", "billing.draft", "proformas.view"}),
+    # An account manager may work the inbox, read master data and rates and open the proforma list and cases; it
+    # changes nothing in the grids.
+    "account_manager": frozenset({"dashboard.view", "tasks.view", "masterdata.read", "rates.read", "proformas.view"}),
+    # A responsible manager, like the account manager: the inbox, reading master data, rates and proformas.
+    "responsible_manager": frozenset({"dashboard.view", "tasks.view", "masterdata.read", "rates.read",
+                                      "proformas.view"}),
+    # An approver may open the inbox (approvals are tasks), read master data and rates and open the proformas; no
+    # templates, no processes.
+    "approver": frozenset({"dashboard.view", "tasks.view", "masterdata.read", "rates.read", "proformas.view"}),
+    # A reviewer may open the inbox, read master data and rates and open the proformas, but not draft proformas or
+    # deploy processes.
+    "reviewer": frozenset({"dashboard.view", "tasks.view", "masterdata.read", "rates.read", "proformas.view"}),
+    # An analyst may read rates and templates and read and deploy diagrams; it may not read master data, open the
+    # proformas (customer data) or operate running instances.
     "analyst": frozenset({"dashboard.view", "tasks.view", "rates.read", "templates.read", "processes.read",
                           "processes.deploy"}),
-    # A guest may read master data, rates and templates; no inbox, no changes anywhere.
-    "guest": frozenset({"dashboard.view", "masterdata.read", "rates.read", "templates.read"}),
+    # A guest may read master data, rates, templates and the proforma list and cases; no inbox, no changes anywhere
+    # (no "Draft period" either).
+    "guest": frozenset({"dashboard.view", "masterdata.read", "rates.read", "templates.read", "proformas.view"}),
     # A customer may use the customer portal, for its own company only; no staff page at all.
     "customer": frozenset({"portal.view"}),
 }

@@ -31,6 +31,7 @@ class World:
     task: object = None  # an open human task for reviewers
     own_proforma: object = None  # approved, with a stored PDF
     other_proforma: object = None  # approved, another customer's
+    case: object = None  # a proforma in its approval process, waiting in the reviewers' queue
 
 
 @pytest.fixture
@@ -53,8 +54,8 @@ def world(app):
               "project_documents": (document.id, b"%PDF-1.4 sow")}
     task = _open_review_task()
     rows.update(instances=task.instance_id, incidents=_incident(task.instance_id).id)
-    return World(own, own_contract, other_contract, rows, stored, task,
-                 _approved_proforma(own_contract), _approved_proforma(other_contract))
+    return World(own, own_contract, other_contract, rows, stored, task, _approved_proforma(own_contract),
+                 _approved_proforma(other_contract), _proforma_in_review(other_contract))
 
 
 def _approved_proforma(contract):
@@ -72,6 +73,21 @@ def _approved_proforma(contract):
     document.content_type = "application/pdf"
     db.session.add(document)
     db.session.flush()
+    return proforma
+
+
+def _proforma_in_review(contract):
+    """October's proforma of the contract, drafted into its approval process, its first step run: review is open."""
+    from portal.models import ServiceJob
+    from portal.services.billing import drafting
+    from portal.services.workflow import definitions, service_jobs
+    from tests.support.paths import PROFORMA_PROCESS
+
+    definitions.deploy(PROFORMA_PROCESS.read_text(), "test")
+    factories.FixedLineFactory(contract=contract, description="Service desk")
+    proforma, _ = drafting.draft_contract(contract, 2026, 10, "drafter@staff.example")
+    for job in db.session.scalars(select(ServiceJob).where(ServiceJob.instance_id == proforma.process_instance_id)):
+        service_jobs.run(job.id)
     return proforma
 
 

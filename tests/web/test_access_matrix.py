@@ -131,8 +131,48 @@ def _draft_button(i, w):
     return [Probe("main.draft_proformas", "POST", url, status, data={"period": "not-a-month"})]
 
 
+def _proforma_list(i, w):
+    """The staff list, and with a filter that means nothing: a 400 naming it for those who may open the list."""
+    return [_guarded("proformas.index", url_for("proformas.index"), "proformas.view", i),
+            _guarded("proformas.index", url_for("proformas.index", gross_min="lots"), "proformas.view", i, 400)]
+
+
+def _proforma_exports(i, w):
+    probes = []
+    for fmt, mimetype in (("csv", "text/csv"), ("xlsx", XLSX)):
+        probe = _guarded("proformas.export", url_for("proformas.export", fmt=fmt), "proformas.view", i)
+        probes.append(replace(probe, mimetype=mimetype) if probe.status == 200 else probe)
+    return probes
+
+
+def _proforma_cases(endpoint, **extra):
+    """Staff who may see proformas open any customer's case (and its file); a missing one is a 404."""
+    def probes(i, w):
+        cases = ((w.own_proforma.id, 200), (w.other_proforma.id, 200), (999_999, 404))
+        if not extra:  # in its process: the page reads the open task, its holder and the timeline
+            cases += ((w.case.id, 200),)
+        return [replace(_guarded(endpoint, url_for(endpoint, proforma_id=pid, **extra), "proformas.view", i, ok),
+                        body=b"%PDF-1.4 proforma" if extra else None) for pid, ok in cases]
+    return probes
+
+
+def _draft_period(i, w):
+    """The list's "Draft period", as the dashboard's button: a bad month changes nothing and goes back to the list."""
+    url = url_for("proformas.draft")
+    if i == ANON:
+        return [Probe("proformas.draft", "POST", url, 302, LOGIN, data={"period": "not-a-month"})]
+    if may(i, "billing.draft"):
+        return [Probe("proformas.draft", "POST", url, 302, url_for("proformas.index"), data={"period": "not-a-month"})]
+    return [Probe("proformas.draft", "POST", url, 403, data={"period": "not-a-month"})]
+
+
 SITE = {
     "main.draft_proformas": ("billing.draft", _draft_button),
+    "proformas.index": ("proformas.view", _proforma_list),
+    "proformas.export": ("proformas.view", _proforma_exports),
+    "proformas.case": ("proformas.view", _proforma_cases("proformas.case")),
+    "proformas.document": ("proformas.view", _proforma_cases("proformas.document", fmt="pdf")),
+    "proformas.draft": ("billing.draft", _draft_period),
     "customer_portal.proforma": ("portal.view", _proforma_pages("customer_portal.proforma")),
     "customer_portal.proforma_file": ("portal.view", _proforma_pages("customer_portal.proforma_file", fmt="pdf")),
     "tasks.inbox": ("tasks.view", lambda i, w: [_guarded("tasks.inbox", "/tasks/", "tasks.view", i)]),

@@ -153,7 +153,8 @@ def test_reviewer_claims_and_completes_a_task_from_the_inbox(live_url, page):
     page.click("#task-table >> text=Review")
     page.click("button:has-text('Claim')")
     assert page.locator("text=You have claimed the task.").is_visible()
-    assert page.locator("text=base_amount").is_visible()  # the service task's result is in the case data
+    # The service task's result is in the case data, in words.
+    assert page.locator("#case-data th[title=base_amount]", has_text="Base amount").is_visible()
     shot(page, "task-detail")
     page.click("#task-form button[type=submit]")
     page.wait_for_url("**/tasks/")
@@ -189,6 +190,8 @@ def test_reviewer_edits_a_proforma_line_and_an_approver_approves(live_url, brows
     assert reviewer.locator("text=The line is changed.").is_visible()
     assert reviewer.inner_text("#proforma-total") != before
     shot(reviewer, "proforma-review")
+    reviewer.fill("#comment-body", "Two visits this month, agreed with the customer.")
+    reviewer.click("button:has-text('Add comment')")
     reviewer.click("#task-form button[value=submitted]")
     reviewer.wait_for_url("**/tasks/")
     reviewer.context.close()
@@ -200,7 +203,15 @@ def test_reviewer_edits_a_proforma_line_and_an_approver_approves(live_url, brows
     approver.click("button:has-text('Claim')")
     assert approver.locator("#proforma-lines").is_visible()  # read-only for the approver
     assert approver.locator("#add-line").count() == 0
+    # What the reviewer said and changed reaches the approver.
+    assert approver.locator("text=Two visits this month, agreed with the customer.").is_visible()
+    changed = approver.locator("#proforma-lines tbody tr[data-changed]").first
+    assert "drafted quantity" in changed.inner_text() and changed.locator(".badge", has_text="changed").count()
     shot(approver, "proforma-approve")
+    approver.set_viewport_size({"width": 390, "height": 844})
+    assert approver.evaluate("document.scrollingElement.scrollWidth - window.innerWidth") <= 0
+    shot(approver, "proforma-approve-phone")
+    approver.set_viewport_size({"width": 1280, "height": 1000})
     approver.click("#task-form button[value=approved]")
     approver.wait_for_url("**/tasks/")
     assert approver.locator("text=Done: Approve the proforma (approved).").is_visible()

@@ -141,6 +141,7 @@ def test_four_eyes_the_preparer_cannot_review(app, client, make_user):
     db.session.commit()
     prepare = task_of(instance.id)
     sign_in(app, client, preparer)
+    post_form(client, f"/tasks/{prepare.id}/claim")
     post_form(client, f"/tasks/{prepare.id}/complete", {"amount": "500"})
     db.session.expire_all()
     review = task_of(instance.id, HumanTask.state == "open")

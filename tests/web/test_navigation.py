@@ -87,6 +87,7 @@ def test_navbar_site_pages_and_every_link_opens(app, client, signed_in, role):
     nav = navbar(signed_in(role))
     site = {text: href for href, text in links(nav) if not GRID_LINK.fullmatch(href) and href not in ("/", "#")}
     expected = {label: url for label, url, perm in (("Dashboard", "/dashboard", "dashboard.view"),
+                                                    ("Proformas", "/proformas/", "proformas.view"),
                                                     ("Tasks", "/tasks/", "tasks.view"),
                                                     ("My company", "/portal/", "portal.view")) if holds(role, perm)}
     assert site == expected
@@ -133,6 +134,12 @@ def test_admin_sees_users_roles_and_audit_trail(app, client, signed_in):
 def test_analyst_sees_rates_templates_and_processes_only(client, signed_in):
     labels = set(grid_links(navbar(signed_in("analyst"))).values())
     assert labels == {"Exchange rates", "Document templates", "Diagrams", "Instances", "Incidents"}
+
+
+@pytest.mark.parametrize(("role", "offered"), [("guest", True), ("reviewer", True), ("analyst", False),
+                                               ("customer", False)])
+def test_proformas_are_offered_to_staff_who_work_with_them(client, signed_in, role, offered):
+    assert (("/proformas/", "Proformas") in links(navbar(signed_in(role)))) is offered
 
 
 def test_signed_out_pages_have_no_navigation(client):

@@ -116,10 +116,11 @@ def test_after_an_error_the_field_shows_what_was_sent_and_why(app):
 
 
 @pytest.mark.no_db
-def test_the_variables_table_is_sorted_and_says_when_empty(app):
+def test_the_variables_table_shows_labels_with_the_name_on_hover_and_says_when_empty(app):
     with app.test_request_context():
         table = app.jinja_env.get_template("_variables.html").module.variables_table
-        filled = str(table({"b": 2, "a": "<x>"}, id="case-data"))
-        empty = str(table({}, empty="No data yet."))
-    assert filled.index(">a</th>") < filled.index(">b</th>") and "&lt;x&gt;" in filled
+        filled = str(table([{"label": "A", "name": "a", "value": "<x>"}, {"label": "B", "name": "b", "value": 2}],
+                           id="case-data"))
+        empty = str(table([], empty="No data yet."))
+    assert filled.index('title="a">A</th>') < filled.index('title="b">B</th>') and "&lt;x&gt;" in filled
     assert 'id="case-data"' in filled and 'id="variables"' in empty and "No data yet." in empty

@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from portal import settings
 from portal.errors import DomainError, NotFound, ValidationError
 from portal.extensions import db
+from portal.infra import audit
 from portal.integrations import servicenow
 from portal.models import Contract, Proforma, ProformaLine, ServiceRecord
 from portal.models.billing import PROFORMA_STATES
@@ -249,10 +250,12 @@ def redraft_operation(params: dict, context) -> dict:
     year, month = parse_period(proforma.period)
     records, stale, note = _fetch(contract.customer, year, month, servicenow.fetch_period_cached)
     kept = [line for line in proforma.lines if line.kind in ("fixed", "manual")]
-    proforma.lines = _record_lines(contract, _store(contract.customer, proforma.period, records)) + kept
-    for position, line in enumerate(proforma.lines, start=1):
-        line.position = position
-    proforma.source_stale, proforma.source_note = stale, note
-    recalculate(proforma)
-    db.session.flush()
+    # The system replaces the record lines, whoever's step started it: review_changes tells them from removals.
+    with audit.acting_as(audit.SYSTEM):
+        proforma.lines = _record_lines(contract, _store(contract.customer, proforma.period, records)) + kept
+        for position, line in enumerate(proforma.lines, start=1):
+            line.position = position
+        proforma.source_stale, proforma.source_note = stale, note
+        recalculate(proforma)
+        db.session.flush()
     return {"gross_total": proforma.gross_total}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -14,7 +15,7 @@ from portal.models import HistoryEvent, HumanTask, ProcessInstance, ServiceJob, 
 from portal.models.types import utcnow
 from portal.services.workflow import definitions, operations, service_calls
 from portal.services.workflow.instances import history, incident, load, lock
-from workflows import engine, serializer
+from workflows import compiler, engine, serializer
 from workflows.engine import StepFailed
 
 JOB_LEASE = timedelta(minutes=5)  # a queued job not done by then is queued again by the sweep
@@ -241,4 +242,19 @@ def describe(row: ProcessInstance, history_page: int | None = None, per_page: in
         "history": [{"at": e.occurred_at.isoformat(timespec="seconds"), "kind": e.kind, "element": e.element_id,
                      "actor": e.actor, "details": e.details} for e in events],
     }
+    described["case_data"] = case_data(row, described["variables"])
     return described if page is None else {**described, "history_page": page}
+
+
+def case_data(row: ProcessInstance, variables: dict) -> list[dict]:
+    """The variables in words, sorted by label: the diagram's form-field labels, else the name written out."""
+    from_forms = compiler.field_labels(definitions.compiled(row.definition))
+    rows = [{"label": from_forms.get(name) or _written_out(name), "name": name, "value": value}
+            for name, value in variables.items()]
+    return sorted(rows, key=lambda item: (item["label"].lower(), item["name"]))
+
+
+def _written_out(name: str) -> str:
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").split()
+    text = " ".join("ID" if word.lower() == "id" else word.lower() for word in words)
+    return text[:1].upper() + text[1:]

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import contains_eager
 
 from portal.errors import Conflict, Forbidden, NotFound, ValidationError
 from portal.extensions import db
@@ -44,8 +45,10 @@ def refusal(task: HumanTask, user: User) -> str | None:
     return None
 
 
-def claim(task_id: int, user: User) -> HumanTask:
+def claim(task_id: int, user: User, expected_version: int | None = None) -> HumanTask:
+    """Take an open task from the group queue; 409 if it changed since shown (with `expected_version`)."""
     row, task = instances.lock_for_task(task_id)
+    _check_version(task, expected_version)
     if task.assignee == user.email:
         return task
     if task.assignee:
@@ -56,6 +59,19 @@ def claim(task_id: int, user: User) -> HumanTask:
     task.assignee = user.email
     instances.history(row, "claimed", task.element_id, user.email)
     return task
+
+
+def claim_to_complete(task_id: int, user: User, values: dict, outcome: str | None,
+                      expected_version: int | None = None) -> HumanTask:
+    """Claim an open task the user wants to complete with these values: refused (and not claimed) if they may
+    not do it or the values are wrong, so that completing afterwards is one confirmation away."""
+    _, task = instances.lock_for_task(task_id)
+    _check_version(task, expected_version)
+    reason = refusal(task, user)
+    if reason:
+        raise Conflict(reason) if task.state != "open" else Forbidden(reason)
+    completion_values(task, values, outcome)
+    return claim(task_id, user)
 
 
 def unclaim(task_id: int, user: User) -> HumanTask:
@@ -99,27 +115,44 @@ def comment(task_id: int, user: User, body: str) -> TaskComment:
     return note
 
 
+def _check_version(task: HumanTask, expected_version: int | None) -> None:
+    if expected_version is not None and task.version != expected_version:
+        raise Conflict("the task changed since you opened it; reload and try again")
+
+
+def case_comments(task: HumanTask) -> list[TaskComment]:
+    """Every comment on the task's case (all tasks of its process instance), oldest first, with its task."""
+    return list(db.session.scalars(
+        select(TaskComment).join(TaskComment.task).where(HumanTask.instance_id == task.instance_id)
+        .options(contains_eager(TaskComment.task)).order_by(TaskComment.created_at, TaskComment.id)))
+
+
 def complete(task_id: int, user: User, values: dict, expected_version: int | None = None,
              outcome: str | None = None, now: datetime | None = None) -> HumanTask:
     """Complete a task with its form values; 409 if it changed since shown, 403 if the user may not."""
     now = now or utcnow()
     row, task = instances.lock_for_task(task_id)
-    if expected_version is not None and task.version != expected_version:
-        raise Conflict("the task changed since you opened it; reload and try again")
+    _check_version(task, expected_version)
     reason = refusal(task, user)
     if reason:
         raise Conflict(reason) if task.state != "open" else Forbidden(reason)
-    data = parse_form(task.form or [], values)
-    if task.outcomes and outcome not in task.outcomes:
-        raise ValidationError("outcome", f"choose one of {', '.join(task.outcomes)}")
-    if outcome:
-        data["outcome"] = outcome
+    data = completion_values(task, values, outcome)
     instance = instances.load(row)
     task.state, task.outcome, task.completed_by, task.completed_at = "completed", outcome, user.email, now
     instances.history(row, "task_completed", task.element_id, user.email, {"outcome": outcome} if outcome else {})
     steps.act(row, instance, instance.complete_user_task, now, task.task_guid, data, user.email,
                 finished=task.task_guid)
     return task
+
+
+def completion_values(task: HumanTask, values: dict, outcome: str | None) -> dict:
+    """What completing the task with these form values and outcome hands the process; ValidationError if wrong."""
+    data = parse_form(task.form or [], values)
+    if task.outcomes and outcome not in task.outcomes:
+        raise ValidationError("outcome", f"choose one of {', '.join(task.outcomes)}")
+    if outcome:
+        data["outcome"] = outcome
+    return data
 
 
 def parse_form(fields: list[dict], values: dict) -> dict:

@@ -29,6 +29,7 @@ from tests.support.workflow import (
     tasks_of,
     timers_of,
 )
+from workflows import compiler
 
 
 @pytest.fixture
@@ -369,6 +370,30 @@ def test_describe(people):
     first = data["history"][0]
     assert first["kind"] == "created" and first["details"] == {"version": 1} and "T" in first["at"]
     assert [h["kind"] for h in data["history"]].count("task_completed") == 2
+
+
+def test_case_data_labels_variables_from_the_diagrams_form_fields_else_in_words(people):
+    row = to_approve(people)
+    rows = steps.describe(instance(row.id))["case_data"]
+    by_name = {item["name"]: item for item in rows}
+    assert by_name["amount"]["label"] == "Amount" and by_name["amount"]["value"] == "20000"  # the form's label
+    assert by_name["currency"]["label"] == "Currency"
+    assert [item["label"] for item in rows] == sorted((item["label"] for item in rows), key=str.lower)
+    assert set(by_name) == set(steps.describe(instance(row.id))["variables"])
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("gross_total", "Gross total"), ("proforma_id", "Proforma ID"), ("approvedBy", "Approved by"),
+    ("needsFinanceManager", "Needs finance manager"), ("id", "ID"), ("vat2Id", "Vat2 ID"), ("x", "X"),
+    ("__private__", "Private"), ("ID", "ID"), ("", ""),
+])
+def test_a_variable_without_a_form_label_is_written_out(name, words):
+    assert steps._written_out(name) == words
+
+
+def test_the_labels_of_a_diagram_are_those_of_its_form_fields():
+    assert compiler.field_labels(compiler.compile_definition(read("approval.bpmn"))) == {"amount": "Amount",
+                                                                                        "note": "Note"}
 
 
 def test_an_instance_that_ends_in_its_first_step_is_completed_every_time():

@@ -1,0 +1,73 @@
+"""Jinja filters that show values to people: money with thousands separators, case data in words."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import current_app, has_request_context
+from flask_login import current_user
+
+from portal import money
+
+
+def money_filter(amount, currency: str | None = None) -> str:
+    """`{{ amount | money(currency) }}`: grouped thousands, the currency's decimals."""
+    return money.display(amount, currency)
+
+
+def case_value(value) -> str:
+    """A process variable as a reader expects it: yes/no, grouped numbers, dates to the minute."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, Decimal | float):  # amounts; integers are counts and ids, shown as they are
+        return money.display(Decimal(str(value)))
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def local_time(value, zone: str | None = None) -> str:
+    """`{{ task.due_at | local_time }}`: a stored (UTC) timestamp to the minute in the user's time zone."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):  # the ISO text the history gives
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        return value.isoformat()  # a day is the same day everywhere
+    moment = value if value.tzinfo else value.replace(tzinfo=UTC)  # the database keeps naive UTC
+    return moment.astimezone(ZoneInfo(zone or user_time_zone())).strftime("%Y-%m-%d %H:%M")
+
+
+def user_time_zone() -> str:
+    """The signed-in user's time zone, else the portal's DEFAULT_TIME_ZONE."""
+    chosen = getattr(current_user, "time_zone", "") if has_request_context() else ""
+    return chosen if known_time_zone(chosen) else current_app.config["DEFAULT_TIME_ZONE"]
+
+
+def known_time_zone(name: str | None) -> bool:
+    """Whether `name` is an IANA time zone this machine knows ("Europe/Berlin")."""
+    try:
+        ZoneInfo(name or "")
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def plain_number(value) -> str:
+    """`{{ line.quantity | plain_number }}`: digits as typed, no trailing zeros, never "1E+1" (what normalize() gives
+    for 10), which the parser would refuse when the form is sent back."""
+    if value is None:
+        return ""
+    return format(money.D(value).normalize(), "f")
+
+
+FILTERS = {"money": money_filter, "case_value": case_value, "local_time": local_time, "plain_number": plain_number}
