@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from zoneinfo import available_timezones
 
 from flask import current_app, flash
 from flask_admin.actions import action
@@ -22,6 +23,11 @@ def _second_factor(view, context, model, name):
     return "enrolled" if model.has_second_factor else "not enrolled"
 
 
+def time_zone_choices() -> list[tuple[str, str]]:
+    """Every IANA time zone this machine knows, after the choice to follow the portal's default."""
+    return [("", "The portal's default"), *((zone, zone) for zone in sorted(available_timezones()))]
+
+
 class UserView(SecuredModelView):
     read_permission = write_permission = "users.manage"
     column_list = ("email", "name", "roles", "customer", "active", "second_factor", "last_login_at")
@@ -31,7 +37,9 @@ class UserView(SecuredModelView):
     column_formatters = {"second_factor": _second_factor}
     column_formatters_export = {"second_factor": _second_factor}
     column_exclude_list = column_details_exclude_list = ("password_hash", "totp_secret", "totp_last_step")
-    form_columns = ("email", "name", "active", "roles", "customer", "new_password")
+    form_columns = ("email", "name", "active", "roles", "customer", "time_zone", "new_password")
+    form_choices = {"time_zone": time_zone_choices()}
+    column_labels = {"time_zone": "Time zone (times are shown in it)"}
     form_extra_fields = {"new_password": PasswordField("New password (blank keeps the current one)")}
 
     def on_model_change(self, form, model, is_created):

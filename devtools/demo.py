@@ -38,7 +38,7 @@ CUSTOMERS = [
     # code, name, vat, currency, street, city, postcode, country, billing contact
     ("ACME", "Acme Logistics GmbH", "DE811907980", "EUR", "Hafenstraße 12", "Hamburg", "20457", "DE", ("Greta Bauer", "billing@acme.example")),
     ("GLOBEX", "Globex Corporation", "US941234567", "USD", "1 Globex Way", "Cypress Creek", "90210", "US", ("Hank Scorpio", "ap@globex.example")),
-    ("INITECH", "Initech Services Ltd", "GB123456789", "GBP", "4 Office Park", "Reading", "RG1 1AA", "GB", ("Bill Lumbergh", "invoices@initech.example")),
+    ("INITECH", "Initech Services Ltd", "GB980780684", "GBP", "4 Office Park", "Reading", "RG1 1AA", "GB", ("Bill Lumbergh", "invoices@initech.example")),
 ]
 
 CONTRACTS = [

@@ -7,6 +7,7 @@ import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from stdnum import bic, iban
 
@@ -26,6 +27,8 @@ DEFAULTS = {
     # None: service tasks run inside the step when there is no Redis, as RQ jobs after the commit otherwise.
     "SERVICE_TASKS_INLINE": None,
     "BASE_CURRENCY": "USD",
+    # Times are stored in UTC and shown in the user's time zone, or this one for users who chose none.
+    "DEFAULT_TIME_ZONE": "Europe/Berlin",
     # Who issues the documents (printed on proformas and sent in SAP/UBL files); production requires real ones.
     "SELLER_NAME": "Ledgerflow Demo Services GmbH",
     "SELLER_VAT_ID": "DE999999999",
@@ -70,7 +73,7 @@ SELLER_KEYS = ("SELLER_NAME", "SELLER_VAT_ID", "SELLER_STREET", "SELLER_CITY", "
 DEMO_SELLER_IDENTITY = ("SELLER_NAME", "SELLER_VAT_ID", "SELLER_EMAIL", "SELLER_IBAN")
 # Environment variables read as configuration, by name; DATABASE_URL is handled apart.
 ENV_KEYS = ("SECRET_KEY", "ENCRYPTION_KEY", "REDIS_URL", "LEDGERFLOW_ENV", "BASE_CURRENCY", "SMTP_URL",
-            *SELLER_KEYS, "CALLLOG_FETCH_WORKERS")
+            *SELLER_KEYS, "CALLLOG_FETCH_WORKERS", "DEFAULT_TIME_ZONE")
 
 
 def build_config(instance_path: str, overrides: dict | None) -> dict:
@@ -115,6 +118,7 @@ def check_environment(config: dict) -> None:
     if not re.fullmatch(r"[A-Z]{2}", str(config.get("SELLER_COUNTRY", ""))):
         raise ConfigError(f"SELLER_COUNTRY must be a two-letter code such as DE, not {config.get('SELLER_COUNTRY')!r}")
     check_seller_account(config)
+    check_time_zone(config)
     if env not in RELAXED_ENVIRONMENTS and not config.get("SECRET_KEY"):
         raise ConfigError(
             "SECRET_KEY is not set. Set it in the environment (for example "
@@ -138,6 +142,15 @@ def check_seller_account(config: dict) -> None:
             raise ConfigError(f"{name} is not valid ({exc}): {value!r}") from None
     if not str(config.get("SELLER_BANK_NAME") or "").strip():
         raise ConfigError("SELLER_BANK_NAME must name the seller's bank")
+
+
+def check_time_zone(config: dict) -> None:
+    """DEFAULT_TIME_ZONE must be an IANA time zone name this machine knows, e.g. Europe/Berlin."""
+    name = str(config.get("DEFAULT_TIME_ZONE") or "")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"DEFAULT_TIME_ZONE must be a time zone name such as Europe/Berlin, not {name!r}") from None
 
 
 def _whole_number(config: dict, name: str, low: int, high: int) -> int:

@@ -187,3 +187,15 @@ def test_a_quantity_below_one_is_positive():
 def test_rates_round_half_up_not_half_even():
     assert quantize_rate("1.234567885") == Decimal("1.23456789")
     assert quantize_rate("1.234567875") == Decimal("1.23456788")
+
+
+# ---- strict input (issue 10): exponent notation in every spelling, digits people can check by eye ---------------
+
+@pytest.mark.no_db
+@pytest.mark.parametrize("raw", ["1e9", "1E9", "1E+9", "1e-3", "1.5e2", Decimal("1E+9"), "١٢٣", "１２.５"])
+def test_exponents_and_non_ascii_digits_are_not_numbers(raw):
+    from portal.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="is not a number") as caught:
+        parse(raw, "quantity", places=4)
+    assert caught.value.field == "quantity"

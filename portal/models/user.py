@@ -67,6 +67,8 @@ class User(db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
+    # IANA name ("Europe/Berlin") times are shown in; empty: the portal's DEFAULT_TIME_ZONE.
+    time_zone: Mapped[str] = mapped_column(String(64), default="")
     totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
     totp_confirmed_at = mapped_column(Timestamp())
     totp_last_step: Mapped[int | None] = mapped_column(Integer)

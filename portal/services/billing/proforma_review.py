@@ -8,13 +8,12 @@ from portal.errors import Forbidden, NotFound, ValidationError
 from portal.extensions import db
 from portal.models import HumanTask, Proforma, ProformaLine, User
 from portal.models.types import utcnow
-from portal.money import parse
 from portal.services.billing import drafting
+from portal.services.masterdata import rules
 from portal.services.workflow import instances, steps, tasks
 
 REVIEW_STEP = "review"
-# The columns' scales (Quantity(), Money()); a unit price is not an amount due, so not the currency's minor unit.
-QUANTITY_PLACES, UNIT_PRICE_PLACES = 4, 2
+DESCRIPTION_LENGTH = ProformaLine.__table__.c.description.type.length
 
 
 def proforma_for(task: HumanTask) -> Proforma | None:
@@ -33,9 +32,7 @@ def change_line(task_id: int, user: User, line_id: int, values: dict) -> Proform
     """New description, quantity or unit price for a line (the tax rate is the contract's)."""
     task, proforma = _editable(task_id, user)
     line = _line(proforma, line_id)
-    line.description = _description(values.get("description"))
-    line.quantity = _quantity(values)
-    line.unit_price = _unit_price(values)
+    line.description, line.quantity, line.unit_price = _line_values(values)
     _changed(task, proforma, user)
     return line
 
@@ -44,8 +41,8 @@ def add_line(task_id: int, user: User, values: dict) -> ProformaLine:
     """A manual line, taxed like the contract's other lines."""
     task, proforma = _editable(task_id, user)
     contract = proforma.contract
-    line = ProformaLine(kind="manual", description=_description(values.get("description")),
-                        quantity=_quantity(values), unit_price=_unit_price(values),
+    description, quantity, unit_price = _line_values(values)
+    line = ProformaLine(kind="manual", description=description, quantity=quantity, unit_price=unit_price,
                         tax_rate=drafting.tax_rate_for(contract, contract.tax_rate), source_ref="manual",
                         position=len(proforma.lines) + 1)
     proforma.lines.append(line)
@@ -89,18 +86,26 @@ def _line(proforma: Proforma, line_id: int) -> ProformaLine:
     return line
 
 
+def _line_values(values: dict) -> tuple:
+    """Description, quantity and unit price as typed, checked like master data; every bad field reported at once."""
+    checks = {"description": lambda: _description(values.get("description")),
+              "quantity": lambda: rules.parse_quantity(values.get("quantity")),
+              "unit_price": lambda: rules.parse_unit_price(values.get("unit_price"))}
+    parsed, errors = {}, {}
+    for field, check in checks.items():
+        try:
+            parsed[field] = check()
+        except ValidationError as exc:
+            errors[field] = exc.message
+    if errors:
+        raise ValidationError.of(errors)
+    return parsed["description"], parsed["quantity"], parsed["unit_price"]
+
+
 def _description(text) -> str:
     text = (text or "").strip()
     if not text:
         raise ValidationError("description", "is required")
-    if len(text) > 300:
-        raise ValidationError("description", "allows at most 300 characters")
+    if len(text) > DESCRIPTION_LENGTH:
+        raise ValidationError("description", f"allows at most {DESCRIPTION_LENGTH} characters")
     return text
-
-
-def _quantity(values: dict):
-    return parse(values.get("quantity"), "quantity", places=QUANTITY_PLACES, positive=True)
-
-
-def _unit_price(values: dict):
-    return parse(values.get("unit_price"), "unit_price", places=UNIT_PRICE_PLACES)

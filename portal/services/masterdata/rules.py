@@ -6,6 +6,12 @@ import re
 from decimal import Decimal
 from urllib.parse import urlparse
 
+from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy import inspect as sa_inspect
+from stdnum import get_cc_module
+from stdnum.eu import vat as eu_vat
+from stdnum.exceptions import ValidationError as NumberError
+
 from portal.errors import ValidationError
 from portal.integrations import uploads
 from portal.models import (
@@ -20,17 +26,118 @@ from portal.models import (
 from portal.models.contract import BILLING_CYCLES, DOCUMENT_FORMATS, TAX_RULES, UPLOAD_CHANNELS
 from portal.models.customer import CALLLOG_AUTH, CONTACT_KINDS
 from portal.models.rates import INCIDENT_PRIORITIES, RATE_ITEM_KINDS, RATE_SOURCES
+from portal.models.types import ExactDecimal
+from portal.money import parse
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+# Quantities: Quantity() holds 4 decimals; more than a million of anything on one line is a typing slip.
+QUANTITY_PLACES = 4
+MAX_QUANTITY = Decimal(1_000_000)
+# Unit prices: Money() holds 2 decimals. A unit price may have more decimals than its currency (a JPY price of
+# 0.50 per unit, docs/sap_mapping.md), never more than its column, which would round it silently.
+UNIT_PRICE_PLACES = 2
+# Exchange rates: base currency per unit. The largest real ones (rial per dinar) stay below ten million; Rate()
+# would hold up to 10**10 but a rate that size is a slip of the keyboard.
+MAX_RATE = Decimal(10_000_000)
+_MAX_INTEGER = 2**31 - 1  # INTEGER on PostgreSQL; SQLite's is larger, so this is the limit both hold
+# EU VAT ids carry their country's prefix, which is the ISO code except for Greece.
+_VAT_PREFIX = {"GR": "EL"}
 
 
 def validate(obj) -> None:
-    """Raise ValidationError naming the field if `obj` breaks a master-data rule."""
+    """Raise ValidationError naming every field its column cannot hold and the first master-data rule `obj` breaks."""
+    errors = column_limits(obj)
     checker = _CHECKERS.get(type(obj))
     if checker:
         _apply_column_defaults(obj)
-        checker(obj)
+        try:
+            checker(obj)
+        except ValidationError as exc:
+            for field, message in exc.errors.items():
+                errors.setdefault(field, message)
+    if errors:
+        raise ValidationError.of(errors)
+
+
+def column_limits(obj) -> dict[str, str]:
+    """Field -> what is wrong, for every value longer, larger or more precise than its column holds."""
+    errors = {}
+    for attribute in sa_inspect(type(obj)).column_attrs:
+        column = attribute.columns[0]
+        if not isinstance(column.type, String | ExactDecimal | Integer):
+            continue  # no limit to check, and a deferred file body is not loaded for nothing
+        value = getattr(obj, attribute.key, None)
+        problem = _too_long(column, value) or _does_not_fit(column, value) or _integer_too_large(column, value)
+        if problem:
+            errors[attribute.key] = problem
+    return errors
+
+
+def _too_long(column, value) -> str | None:
+    length = getattr(column.type, "length", None)
+    if isinstance(value, str) and isinstance(length, int) and len(value) > length:
+        return f"allows at most {length} characters"
+    return None
+
+
+def _does_not_fit(column, value) -> str | None:
+    """An exact decimal column refuses what it would round (0.001 in a Money column) or overflow (a rate of 1e30)."""
+    if not isinstance(column.type, ExactDecimal) or not isinstance(value, Decimal | int) or isinstance(value, bool):
+        return None
+    value, scale = Decimal(value), column.type.scale
+    whole_digits = column.type.impl.precision - scale
+    if not value.is_finite():
+        return "is not a number"
+    if value and value.adjusted() >= whole_digits:  # checked first: quantize() fails on numbers this large
+        return f"is too large (at most {whole_digits} digits before the decimal mark)"
+    if value != value.quantize(Decimal(1).scaleb(-scale)):
+        return f"allows at most {scale} decimal places"
+    return None
+
+
+def _integer_too_large(column, value) -> str | None:
+    if isinstance(column.type, Integer) and not isinstance(column.type, BigInteger) and isinstance(value, int) \
+            and abs(value) > _MAX_INTEGER:
+        return "is too large"
+    return None
+
+
+def parse_quantity(raw, field: str = "quantity") -> Decimal:
+    """A quantity typed by people: plain digits, up to 4 decimals, more than zero and at most a million."""
+    return check_quantity(field, parse(raw, field, places=QUANTITY_PLACES, positive=True))
+
+
+def check_quantity(field: str, value) -> Decimal:
+    """A quantity is more than zero and at most a million."""
+    if value is None or Decimal(value) <= 0:
+        raise ValidationError(field, "must be greater than zero")
+    if Decimal(value) > MAX_QUANTITY:
+        raise ValidationError(field, f"must be at most {MAX_QUANTITY:,}")
+    return value
+
+
+def parse_unit_price(raw, field: str = "unit_price") -> Decimal:
+    """A unit price typed by people: plain digits, up to 2 decimals, not negative."""
+    return check_unit_price(field, parse(raw, field, places=UNIT_PRICE_PLACES))
+
+
+def check_unit_price(field: str, value) -> Decimal:
+    """A unit price is given and not negative: a negative price breaks EN 16931 (BR-27) in the UBL invoice."""
+    if value is None:
+        raise ValidationError(field, "is required")
+    if Decimal(value) < 0:
+        raise ValidationError(field, "must not be negative")
+    return value
+
+
+def check_rate(field: str, value) -> Decimal:
+    """An exchange rate is more than zero and at most ten million units of the base currency."""
+    if value is None or Decimal(value) <= 0:
+        raise ValidationError(field, "must be greater than zero")
+    if Decimal(value) > MAX_RATE:
+        raise ValidationError(field, f"must be at most {MAX_RATE:,}")
+    return value
 
 
 def _apply_column_defaults(obj) -> None:
@@ -47,9 +154,43 @@ def _customer(c: Customer) -> None:
     _currency("currency", c.currency)
     if c.billing_country and not re.fullmatch(r"[A-Z]{2}", c.billing_country):
         raise ValidationError("billing_country", "use the two-letter ISO code, e.g. DE")
-    if c.vat_id and not re.fullmatch(r"[A-Z0-9]{4,20}", c.vat_id):
-        raise ValidationError("vat_id", "letters and digits only, 4 to 20 characters, e.g. DE123456789")
+    _vat_id(c)
     _call_logging(c)
+
+
+def _vat_id(c: Customer) -> None:
+    """The VAT id as its country's registry writes it: EU ids by stdnum.eu.vat, others by the country's module."""
+    if not c.vat_id:
+        return
+    if not re.fullmatch(r"[A-Z0-9]{4,20}", c.vat_id):
+        raise ValidationError("vat_id", "letters and digits only, 4 to 20 characters, e.g. DE123456789")
+    # Ids stored before this check are checked when they or the country change, so they block no unrelated edit.
+    if not _new_or_changed(c, "vat_id", "billing_country"):
+        return
+    country = c.billing_country or c.vat_id[:2]
+    module = _vat_module(country)
+    if module is eu_vat and c.billing_country and not c.vat_id.startswith(_VAT_PREFIX.get(country, country)):
+        raise ValidationError("vat_id", f"a VAT id from {country} starts with {_VAT_PREFIX.get(country, country)}")
+    if module is None:
+        return  # stdnum knows no VAT number of this country: the format check above is all there is
+    try:
+        module.validate(c.vat_id)
+    except NumberError as exc:
+        raise ValidationError("vat_id", f"is not a valid VAT id of {country}: {str(exc).lower()}") from None
+
+
+def _vat_module(country: str):
+    """stdnum's module for the VAT ids of a country (ISO code, or EL for Greece), None if it has none."""
+    code = {"EL": "GR"}.get(country, country).lower()
+    if code in eu_vat.MEMBER_STATES:
+        return eu_vat
+    return get_cc_module(code, "vat") if re.fullmatch(r"[a-z]{2}", code) else None
+
+
+def _new_or_changed(obj, *names: str) -> bool:
+    """Whether `obj` is not stored yet or one of `names` differs from what is stored."""
+    state = sa_inspect(obj)
+    return not state.persistent or any(state.attrs[name].history.has_changes() for name in names)
 
 
 def _call_logging(c: Customer) -> None:
@@ -111,10 +252,8 @@ def upload_channel_of(contract: Contract) -> uploads.Channel:
 
 def _fixed_line(line: FixedLineItem) -> None:
     _required("description", line.description)
-    if line.quantity is None or Decimal(line.quantity) <= 0:
-        raise ValidationError("quantity", "must be greater than zero")
-    if line.unit_price is None:
-        raise ValidationError("unit_price", "is required")
+    check_quantity("quantity", line.quantity)
+    check_unit_price("unit_price", line.unit_price)
     _percent("tax_rate", line.tax_rate)
     _period(line.valid_from, line.valid_to)
 
@@ -138,8 +277,7 @@ def _exchange_rate(rate: ExchangeRate) -> None:
     _currency("currency", rate.currency)
     if rate.rate_date is None:
         raise ValidationError("rate_date", "is required")
-    if rate.rate is None or Decimal(rate.rate) <= 0:
-        raise ValidationError("rate", "must be greater than zero")
+    check_rate("rate", rate.rate)
     _choice("source", rate.source, RATE_SOURCES)
 
 
