@@ -16,7 +16,9 @@ def init_admin(app: Flask) -> Admin:
         app,
         name="Ledgerflow",
         index_view=PortalAdminIndexView(name="Administration", url="/admin"),
-        theme=Bootstrap4Theme(base_template="admin/ledgerflow_base.html", fluid=True),
+        # Flask-Admin 2.2.1 has no Bootstrap 5 theme: its Bootstrap 4 templates render inside the site's own layout
+        # (templates/admin/ledgerflow_base.html extends templates/base.html), with overrides for Bootstrap 5.
+        theme=Bootstrap4Theme(base_template="admin/ledgerflow_base.html"),
     )
     for area in (masterdata, finance, documents, processes, users):
         area.register(admin)

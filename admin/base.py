@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
+from datetime import datetime
 from decimal import Decimal
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, session, url_for
 from flask_admin import AdminIndexView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
@@ -20,17 +22,22 @@ from flask_admin.contrib.sqla.filters import (
     FilterSmaller,
 )
 from flask_admin.contrib.sqla.form import AdminModelConverter
+from flask_admin.contrib.sqla.validators import Unique
 from flask_admin.form import BaseForm
+from flask_admin.model import typefmt
 from flask_admin.model.filters import convert
 from flask_admin.model.form import converts
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import DataError, IntegrityError
+from wtforms.fields import DecimalField
 
 from portal.errors import ValidationError
 from portal.exports.cells import neutralise_formula
 from portal.extensions import db
 from portal.infra.unit_of_work import unit_of_work
+from portal.models.types import ExactDecimal, Percent
 from portal.money import parse
 from portal.security import can
 from portal.services.masterdata import rules
@@ -103,12 +110,38 @@ class ExactDecimalFilters(FilterConverter):
         return [f(column, name, **kwargs) for f in self.decimal_filters]
 
 
+class PlainDecimalField(DecimalField):
+    """A number typed by people, read by the money parser: plain digits, at most the column's decimals, never
+    rounded to fit (WTForms' DecimalField takes "1e9" and lets the column round 0.001 to 0.00)."""
+
+    def __init__(self, *args, scale: int | None = None, **kwargs):
+        kwargs.pop("places", None)
+        super().__init__(*args, places=None, **kwargs)
+        self.scale = scale
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not str(valuelist[0]).strip():
+            self.data = None  # blank: the field's required or optional validator decides
+            return
+        try:
+            self.data = parse(valuelist[0], self.name, places=self.scale)
+        except ValidationError as exc:
+            self.data = None
+            raise ValueError(exc.message) from exc
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        # Plain notation: str() of a stored 0.00000012 is "1.2E-7", which the parser would refuse when saved again.
+        return "" if self.data is None else format(self.data, "f")
+
+
 class ExactDecimalForms(AdminModelConverter):
     """Decimal form fields for the exact money and rate columns."""
 
     @converts("ExactDecimal")
     def conv_exact_decimal(self, column, field_args, **extra):
-        return self.handle_decimal_types(column, field_args, **extra)
+        return PlainDecimalField(scale=column.type.scale, **field_args)
 
 
 class GuardedView:
@@ -136,12 +169,100 @@ def _allowed_and_writable(flag: str) -> property:
                     lambda view, value: setattr(view, flag, value))
 
 
+def local_minute(view, value: datetime, name: str) -> str:
+    """A timestamp column to the minute in the user's time zone, by the `local_time` filter the pages use."""
+    # Looked up on the app: admin and portal.web are sibling edges and may not import each other.
+    return current_app.jinja_env.filters["local_time"](value)
+
+
+# ------------------------------------------------------------------------ labels and numbers in words (issue 10)
+
+# Words read letter by letter, wherever they appear in a column name, and words spelled out.
+ACRONYMS = {"vat": "VAT", "id": "ID", "url": "URL", "sap": "SAP", "csv": "CSV", "ip": "IP", "pdf": "PDF",
+            "html": "HTML", "ubl": "UBL", "idoc": "IDoc", "iso": "ISO", "fx": "FX", "oauth": "OAuth", "sftp": "SFTP",
+            "https": "HTTPS", "smtp": "SMTP", "totp": "TOTP", "bpmn": "BPMN", "xml": "XML", "ca": "CA"}
+SPELLED_OUT = {"calllog": "call-logging"}
+# Where a grid's column names come from, besides the model's own attributes.
+NAMED_COLUMNS = ("column_list", "column_filters", "column_searchable_list", "column_details_list",
+                 "column_export_list", "column_sortable_list", "form_columns")
+
+
+def humanize(name: str) -> str:
+    """A column name in words: "billing_city" -> "Billing city", "vat_id" -> "VAT ID"."""
+    words = [ACRONYMS.get(word, SPELLED_OUT.get(word, word)) for word in re.split(r"[_.]+", name) if word]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
+def column_label(model, name: str) -> str:
+    """A (possibly dotted) column name in words: "customer.code" -> "Customer code", "roles.code" -> "Role code"."""
+    relation, _, column = name.partition(".")
+    if not column:
+        return humanize(name)
+    prop = sa_inspect(model).relationships.get(relation)
+    if prop is not None and prop.uselist and relation.endswith("s"):
+        relation = relation[:-1]  # one role's code, not "roles code"
+    return humanize(f"{relation}_{column}")
+
+
+def labels_in_words(view, model) -> dict[str, str]:
+    """Labels for every column, filter, search field and form field of a grid; the view's own labels win.
+
+    Flask-Admin would write "Billing City" in headers, "billing_city" in the search box and leave a form field
+    unlabelled in words once a view names any label itself, so every name gets one here."""
+    names = set(sa_inspect(model).attrs.keys())
+    for attribute in NAMED_COLUMNS:
+        names.update(name for name in (getattr(view, attribute, None) or ()) if isinstance(name, str))
+    return {**{name: column_label(model, name) for name in names}, **(view.column_labels or {})}
+
+
+def inline_models_in_words(inline_models):
+    """The view's inline models, each labelled in words like the grid (Flask-Admin reads `column_labels` off each)."""
+    def labelled(entry):
+        model, options = entry if isinstance(entry, tuple) else (entry, {})
+        if not isinstance(model, type):  # an InlineFormAdmin, configured by hand
+            return entry
+        words = labels_in_words(type("Inline", (), {"column_labels": options.get("column_labels")}), model)
+        return model, {**options, "column_labels": words}
+
+    return tuple(labelled(entry) for entry in inline_models or ())
+
+
+def percent_columns(model) -> set[str]:
+    """The model's columns of the Percent type (tax rates), stored with 4 decimals."""
+    percent = Percent()
+    return {attr.key for attr in sa_inspect(model).column_attrs
+            if isinstance(attr.columns[0].type, ExactDecimal)
+            and (attr.columns[0].type.impl.precision, attr.columns[0].type.scale)
+            == (percent.impl.precision, percent.scale)}
+
+
+def rate_as_percent(view, value: Decimal, name: str):
+    """A tax rate as people write it ("19 %", "7.5 %"), not as stored ("19.0000"); other numbers as they are."""
+    if name not in getattr(view, "_percent_columns", ()):
+        return value
+    return f"{value.normalize():f} %"
+
+
+def show_in_words(view, model) -> None:
+    """Before Flask-Admin builds the grid: labels in words, and tax rates in lists and details as percentages."""
+    view.column_labels = labels_in_words(view, model)
+    view.inline_models = inline_models_in_words(getattr(view, "inline_models", None))
+    view._percent_columns = percent_columns(model)
+    for attribute in ("column_type_formatters", "column_type_formatters_detail"):
+        view_formatters = getattr(view, attribute) or {}
+        setattr(view, attribute, {**view_formatters, Decimal: rate_as_percent})
+
+
 class SecuredModelView(GuardedView, ModelView):
     """A searchable, filterable, exportable grid whose saves pass the domain rules."""
 
     form_base_class = AdminForm
     filter_converter = ExactDecimalFilters()
     model_form_converter = ExactDecimalForms
+    # Lists and details show timestamps for people; exports keep the stored UTC value to the second.
+    column_type_formatters = {**typefmt.BASE_FORMATTERS, datetime: local_minute}
+    column_type_formatters_detail = {**typefmt.DETAIL_FORMATTERS, datetime: local_minute}
     can_export = True
     export_types = ["csv", "xlsx"]
     export_max_rows = 100_000
@@ -155,6 +276,7 @@ class SecuredModelView(GuardedView, ModelView):
     delete_allowed = True
 
     def __init__(self, model, **kwargs):
+        show_in_words(self, model)
         super().__init__(model, db, **kwargs)
 
     can_create = _allowed_and_writable("create_allowed")
@@ -224,17 +346,41 @@ class SecuredModelView(GuardedView, ModelView):
     @staticmethod
     def _with_field_errors(form, result):
         error = g.pop("admin_validation_error", None)
-        if form is not None and error is not None and error.field in form:
-            form[error.field].errors = [*(form[error.field].errors or []), error.message]
+        for field, message in (error.errors if form is not None and error is not None else {}).items():
+            if field in form:
+                form[field].errors = [*(form[field].errors or []), message]
         return result
+
+    def validate_form(self, form) -> bool:
+        """Flask-Admin's form check; a refused create or edit names each bad field in the message on top."""
+        if super().validate_form(form):
+            return True
+        if form.errors and request.endpoint in (f"{self.endpoint}.create_view", f"{self.endpoint}.edit_view"):
+            for message in _form_messages(self, form):
+                flash(message, "error")
+            g.admin_refusal_named = True
+        return False
+
+    def render(self, template, **kwargs):
+        if g.pop("admin_refusal_named", False):
+            _drop_flashed(GENERIC_REFUSALS)  # the messages naming the fields say it better
+        return super().render(template, **kwargs)
 
     def handle_view_exception(self, exc):
         if isinstance(exc, ValidationError):
             g.admin_validation_error = exc
-            flash(f"{_label(self, exc.field)}: {exc.message}", "error")
+            for field, message in exc.errors.items():
+                flash(f"{_label(self, field)}: {message}", "error")
             return True
         if isinstance(exc, IntegrityError):
-            flash(_integrity_message(self.model, exc), "error")
+            columns, message = _integrity_message(self, exc)
+            if columns:  # on the fields as Flask-Admin's own check of unique fields writes it
+                g.admin_validation_error = ValidationError.of(dict.fromkeys(columns, DUPLICATE))
+            flash(message, "error")
+            return True
+        if isinstance(exc, DataError | OverflowError):  # the rules should have named the field: log the gap
+            log.exception("A %s value the rules let through does not fit its column", self.model.__name__)
+            flash("A value is too long or too large for its field; nothing was saved.", "error")
             return True
         return super().handle_view_exception(exc)
 
@@ -261,15 +407,34 @@ class PortalAdminIndexView(GuardedView, AdminIndexView):
         return self.render("admin/ledgerflow_index.html")
 
 
+# What Flask-Admin flashes when a form does not validate; validate_form names the fields instead.
+GENERIC_REFUSALS = ("Failed to create record.", "Failed to save record.")
+DUPLICATE = "Already exists."  # what Flask-Admin's Unique validator writes on the field
+
+
 def _label(view, field: str) -> str:
     labels = getattr(view, "column_labels", None) or {}
-    return labels.get(field, field.replace("_", " ").capitalize())
+    return labels.get(field, humanize(field))
 
 
-def _integrity_message(model, exc: IntegrityError) -> str:
-    """Name the unique fields a duplicate collides with, whatever the database's wording."""
+def _in_sentence(label: str) -> str:
+    """A label inside a sentence: "Rate date" -> "rate date"; "VAT id" keeps its capitals."""
+    return label if label[:2].isupper() else label[:1].lower() + label[1:]
+
+
+def _duplicate_message(view, columns: list[str]) -> str:
+    """ "A customer with this code already exists.", in the grid's own words."""
+    noun = re.sub(r"(?<!^)(?=[A-Z])", " ", view.model.__name__).lower()
+    names = [_in_sentence(_label(view, column)) for column in columns]
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return f"{'An' if noun[0] in 'aeiou' else 'A'} {noun} with this {listed} already exists."
+
+
+def _integrity_message(view, exc: IntegrityError) -> tuple[list[str], str]:
+    """The unique columns a duplicate collides with and a sentence naming them, whatever the database's wording;
+    never the database's text."""
     text = str(exc.orig)
-    table = model.__table__
+    table = view.model.__table__
     for constraint in table.constraints:
         columns = [c.name for c in getattr(constraint, "columns", [])]
         if not columns or constraint is table.primary_key:
@@ -277,6 +442,32 @@ def _integrity_message(model, exc: IntegrityError) -> str:
         named = constraint.name and str(constraint.name) in text
         listed = all(f"{table.name}.{c}" in text for c in columns)
         if named or listed:
-            return f"Already exists: another record has the same {', '.join(columns)}."
-    return "The record conflicts with other data (a duplicate, or it is still referenced elsewhere)."
+            return columns, _duplicate_message(view, columns)
+    return [], "The record conflicts with other data (a duplicate, or it is still referenced elsewhere)."
+
+
+def _form_messages(view, form) -> list[str]:
+    """One message per refused field: "Billing city: Field cannot be longer than 100 characters."."""
+    messages = []
+    for field, error in _field_errors(form):
+        duplicate = any(isinstance(v, Unique) and error == str(v.message) for v in field.validators)
+        messages.append(_duplicate_message(view, [field.short_name]) if duplicate else f"{field.label.text}: {error}")
+    return messages
+
+
+def _field_errors(form):
+    """(field, error) for every error of the form, inline rows included."""
+    for field in form:
+        if hasattr(field, "entries"):  # an inline list of rows
+            for entry in field.entries:
+                yield from _field_errors(entry.form)
+        elif hasattr(field, "form"):
+            yield from _field_errors(field.form)
+        else:
+            yield from ((field, error) for error in field.errors)
+
+
+def _drop_flashed(messages) -> None:
+    if "_flashes" in session:
+        session["_flashes"] = [(kind, text) for kind, text in session["_flashes"] if text not in messages]
 

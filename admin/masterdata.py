@@ -22,9 +22,9 @@ class CustomerView(SecuredModelView):
     column_searchable_list = ("code", "name", "vat_id", "billing_city")
     column_filters = ("currency", "billing_country", "active", "created_at")
     column_default_sort = "code"
-    column_labels = {"vat_id": "VAT id", "calllog_url": "Call-logging URL (ServiceNow)",
+    column_labels = {"vat_id": "VAT ID", "calllog_url": "Call-logging URL (ServiceNow)",
                      "calllog_company": "Company name in the call-logging system", "calllog_auth": "Authentication",
-                     "calllog_username": "User name", "calllog_client_id": "OAuth client id"}
+                     "calllog_username": "User name", "calllog_client_id": "OAuth client ID"}
     column_details_exclude_list = ("calllog_secret", "calllog_client_secret")
     form_excluded_columns = ("contracts", "users", "created_at", "calllog_secret", "calllog_client_secret")
     form_choices = {"calllog_auth": choices(CALLLOG_AUTH)}

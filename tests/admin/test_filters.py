@@ -37,15 +37,15 @@ def shown(client, query: str) -> set[str]:
 
 
 @pytest.mark.parametrize(("label", "operation", "value", "expected"), [
-    ("Unit Price", "equals", "12.50", {"Exact line"}),
-    ("Unit Price", "equals", "12,5", {"Exact line"}),
-    ("Unit Price", "not equal", "12.50", {"Cheap line", "Dear line"}),
-    ("Unit Price", "greater than", "12.50", {"Dear line"}),
-    ("Unit Price", "smaller than", "12.50", {"Cheap line"}),
-    ("Unit Price", "in list", "9.50,100.25", {"Cheap line", "Dear line"}),
-    ("Tax Rate", "equals", "19", {"Exact line", "Dear line"}),
-    ("Tax Rate", "greater than", "10", {"Exact line", "Dear line"}),
-    ("Tax Rate", "smaller than", "10", {"Cheap line"}),
+    ("Unit price", "equals", "12.50", {"Exact line"}),
+    ("Unit price", "equals", "12,5", {"Exact line"}),
+    ("Unit price", "not equal", "12.50", {"Cheap line", "Dear line"}),
+    ("Unit price", "greater than", "12.50", {"Dear line"}),
+    ("Unit price", "smaller than", "12.50", {"Cheap line"}),
+    ("Unit price", "in list", "9.50,100.25", {"Cheap line", "Dear line"}),
+    ("Tax rate", "equals", "19", {"Exact line", "Dear line"}),
+    ("Tax rate", "greater than", "10", {"Exact line", "Dear line"}),
+    ("Tax rate", "smaller than", "10", {"Cheap line"}),
 ])
 def test_decimal_filters_select_the_right_rows(client, admin, lines, label, operation, value, expected):
     assert shown(client, f"flt0_{arg(client, label, operation)}={value}") == expected
@@ -54,6 +54,6 @@ def test_decimal_filters_select_the_right_rows(client, admin, lines, label, oper
 @pytest.mark.parametrize("value", ["abc", "NaN", "1.2.3", ""])
 def test_unparsable_decimal_filter_values_do_not_500(client, admin, lines, value):
     # Flask-Admin drops a value its filter does not validate: the grid still answers, unfiltered.
-    for label in ("Unit Price", "Tax Rate"):
+    for label in ("Unit price", "Tax rate"):
         assert shown(client, f"flt0_{arg(client, label, 'greater than')}={value}") == {
             "Cheap line", "Exact line", "Dear line"}

@@ -28,7 +28,7 @@ KNOWN = {"customers": "ZEBRA1", "contracts": "K-ZEBRA", "projects": "PRJ-ZEBRA",
          "audit": "ZEBRA1"}
 HEADER = {"customers": "Code", "contracts": "Number", "projects": "Code", "fixed_lines": "Description",
           "rate_cards": "Name", "exchange_rates": "Currency", "document_templates": "Version",
-          "project_documents": "Filename", "users": "Email", "roles": "Code", "audit": "Entity Type"}
+          "project_documents": "Filename", "users": "Email", "roles": "Code", "audit": "Entity type"}
 UPLOAD_SECRET = "s3cret-upload-token"
 TOTP_SECRET = "JBSWY3DPEHPK3PXP"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
