@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from portal import settings
+from portal import money, settings
 from portal.errors import ValidationError
 from portal.exports import payment
 from portal.extensions import db
@@ -55,7 +55,7 @@ def mail_text(proforma, names: list[str]) -> str:
     account = payment.seller_account(config)
     reference = payment.grouped_reference(payment.payment_reference(proforma.number))
     return (f"{greeting(names)}\n\nplease find attached proforma invoice {proforma.number} for {proforma.period}, "
-            f"{proforma.gross_total} {proforma.currency}, due {proforma.due_date:%Y-%m-%d}. "
+            f"{money.display(proforma.gross_total, proforma.currency)}, due {proforma.due_date:%Y-%m-%d}. "
             f"It is also available in your customer portal.\n\n"
             f"Please transfer the amount to\n  IBAN {payment.grouped_iban(account)}\n  BIC {account.bic}\n"
             f"  {account.bank_name}\nquoting the payment reference {reference}.\n\n{config['SELLER_NAME']}\n")
