@@ -53,3 +53,11 @@ def safe_next(target: str | None) -> str | None:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return None
+
+
+def flash_draft_report(period: str, report) -> None:
+    """What drafting a month did, as flash messages: the counts, then each contract that failed and why."""
+    flash(f"{period}: {len(report.created)} drafted, {len(report.existing)} already there, "
+          f"{len(report.failed)} failed.", "success" if not report.failed else "warning")
+    for contract, error in report.failed.items():
+        flash(f"{contract}: {error}", "error")

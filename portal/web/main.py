@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from portal.edge import flash_draft_report
 from portal.errors import DomainError
 from portal.infra.unit_of_work import unit_of_work
 from portal.security import can
@@ -50,8 +51,5 @@ def draft_proformas():
     except DomainError as exc:
         flash(str(exc), "error")
         return redirect(url_for("main.dashboard"))
-    flash(f"{period}: {len(report.created)} drafted, {len(report.existing)} already there, "
-          f"{len(report.failed)} failed.", "success" if not report.failed else "warning")
-    for contract, error in report.failed.items():
-        flash(f"{contract}: {error}", "error")
+    flash_draft_report(period, report)
     return redirect(url_for("main.dashboard"))

@@ -18,6 +18,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from portal.edge import flash_draft_report
 from portal.errors import DomainError, ValidationError
 from portal.infra.unit_of_work import unit_of_work
 from portal.models.billing import PROFORMA_STATES
@@ -90,10 +91,7 @@ def draft():
     except DomainError as exc:
         flash(str(exc), "error")
         return redirect(url_for("proformas.index"))
-    flash(f"{period}: {len(report.created)} drafted, {len(report.existing)} already there, "
-          f"{len(report.failed)} failed.", "success" if not report.failed else "warning")
-    for contract, error in report.failed.items():
-        flash(f"{contract}: {error}", "error")
+    flash_draft_report(period, report)
     return redirect(url_for("proformas.index", period_from=period, period_to=period))
 
 
