@@ -8,7 +8,7 @@ from wtforms.validators import ValidationError as FieldError
 from admin.base import SecuredModelView
 from portal.exports.sap_csv import DECIMAL_SEPARATORS, DELIMITERS
 from portal.models import Contract, Customer, CustomerContact, FixedLineItem, Project, RateCard, RateCardItem
-from portal.models.contract import BILLING_CYCLES, DOCUMENT_FORMATS, TAX_RULES, UPLOAD_CHANNELS
+from portal.models.contract import BILLING_CYCLES, DOCUMENT_FORMATS, FIXED_LINE_KINDS, TAX_RULES, UPLOAD_CHANNELS
 from portal.models.customer import CALLLOG_AUTH, CONTACT_KINDS
 from portal.models.rates import RATE_ITEM_KINDS
 
@@ -95,7 +95,7 @@ class ContractView(SecuredModelView):
     form_widget_args = {"upload_host_key": {"rows": 3, "spellcheck": "false"},
                         "upload_ca_certificates": {"rows": 8, "spellcheck": "false",
                                                    "placeholder": "-----BEGIN CERTIFICATE-----"}}
-    inline_models = (FixedLineItem,)
+    inline_models = ((FixedLineItem, {"form_choices": {"kind": choices(FIXED_LINE_KINDS)}}),)
 
     def on_model_change(self, form, model, is_created):
         secret = form.new_upload_secret.data if "new_upload_secret" in form else None
@@ -113,9 +113,11 @@ class ProjectView(SecuredModelView):
 
 
 class FixedLineItemView(SecuredModelView):
-    column_list = ("contract", "description", "quantity", "unit_price", "tax_rate", "valid_from", "valid_to")
+    column_list = ("contract", "kind", "description", "quantity", "unit_price", "tax_rate", "valid_from", "valid_to")
     column_searchable_list = ("description", "contract.number")
-    column_filters = ("contract.number", "unit_price", "tax_rate", "valid_from", "valid_to")
+    column_filters = ("contract.number", "kind", "unit_price", "tax_rate", "valid_from", "valid_to")
+    form_choices = {"kind": choices(FIXED_LINE_KINDS)}
+    column_descriptions = {"kind": "A discount carries a negative unit price; a charge's is zero or more."}
     column_default_sort = ("contract_id", False)
 
 

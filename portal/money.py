@@ -85,9 +85,10 @@ def minor_units(currency: str) -> int:
 
 
 def quantize(amount, currency: str) -> Decimal:
-    """Round an amount half-up to the currency's minor unit."""
+    """Round an amount half-up to the currency's minor unit; never a negative zero (the tax of a discount at 0 %)."""
     exponent = Decimal(1).scaleb(-minor_units(currency))
-    return D(amount).quantize(exponent, rounding=ROUND_HALF_UP)
+    rounded = D(amount).quantize(exponent, rounding=ROUND_HALF_UP)
+    return rounded.copy_abs() if rounded.is_zero() else rounded
 
 
 def quantize_rate(rate) -> Decimal:
@@ -102,4 +103,6 @@ def display(amount, currency: str | None = None) -> str:
     value = D(amount)
     places = minor_units(currency) if currency else max(0, -value.as_tuple().exponent)
     text = f"{value:,.{places}f}"
+    if text.startswith("-") and not text.strip("-0.,"):  # "-0.00": a negative zero or less than a cent below it
+        text = text[1:]
     return f"{text} {currency.upper()}" if currency else text

@@ -2,6 +2,7 @@ from decimal import Decimal
 
 import pytest
 
+from portal import money
 from portal.money import D, minor_units, parse, quantize, quantize_rate
 
 
@@ -199,3 +200,14 @@ def test_exponents_and_non_ascii_digits_are_not_numbers(raw):
     with pytest.raises(ValidationError, match="is not a number") as caught:
         parse(raw, "quantity", places=4)
     assert caught.value.field == "quantity"
+
+
+@pytest.mark.no_db
+def test_a_zero_is_never_negative_when_rounded_or_shown():
+    # the tax of a discount line at 0 % is -25.00 x 0 / 100: "-0.00" on the page and in the files before
+    assert str(money.quantize(Decimal("-25.00") * 0 / 100, "EUR")) == "0.00"
+    assert str(money.quantize(Decimal("-0.004"), "EUR")) == "0.00"
+    assert money.display(Decimal("-0.00"), "EUR") == "0.00 EUR"
+    assert money.display(Decimal("-0.001"), "EUR") == "0.00 EUR"
+    assert money.display(Decimal("-0.01"), "EUR") == "-0.01 EUR"
+    assert money.display(Decimal("-1234.5"), "EUR") == "-1,234.50 EUR"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mutation run (mutmut 3) over money, billing, auth, security and the workflow steps, each with its own tests.
+# Mutation run (mutmut 3) over money, billing, auth, security and the workflow runtime, each with its own tests.
 #
 #   tools/mutation.sh                   the default groups (DEFAULT below)
 #   tools/mutation.sh money auth        only these groups
@@ -25,11 +25,13 @@ declare -A TARGETS=(
   [billing]="portal/services/billing/calllog.py portal/services/billing/delivery.py portal/services/billing/documents.py portal/services/billing/files.py portal/services/billing/proforma_review.py|tests/services/billing tests/admin/test_files.py tests/admin/test_writes.py tests/web/test_customer_portal.py"
   # steps leaves out test_races.py: its tests need PostgreSQL and several processes, which a mutant's run does not have.
   [steps]="portal/services/workflow/steps.py|tests/services/workflow/test_steps.py tests/services/workflow/test_steps_exact.py tests/services/workflow/test_inline.py tests/services/workflow/test_failures.py tests/services/workflow/test_task_people.py tests/services/workflow/test_service_jobs.py"
+  # The rest of the workflow runtime: the inbox, the admin's process pages and the CLI and RQ wrappers drive it too.
+  [runtime]="portal/services/workflow/tasks.py portal/services/workflow/service_jobs.py portal/services/workflow/timers.py portal/services/workflow/instances.py portal/services/workflow/migration.py|tests/services/workflow/test_steps.py tests/services/workflow/test_steps_exact.py tests/services/workflow/test_inline.py tests/services/workflow/test_failures.py tests/services/workflow/test_task_people.py tests/services/workflow/test_service_jobs.py tests/web/test_inbox.py tests/admin/test_processes.py tests/cli/test_workflows.py tests/jobs/test_jobs.py"
 )
-ORDER=(money security auth drafting billing steps)
+ORDER=(money security auth drafting billing steps runtime)
 # What `tools/mutation.sh` runs without arguments: about 35 minutes on two cores. billing (815 mutants, about 50
 # minutes) and steps (643, about 35) drive the engine, upload servers and fake call-logging systems: run them by
-# name, one at a time.
+# name, one at a time, like runtime (tasks, service_jobs, timers, instances, migration).
 DEFAULT=(money security auth drafting)
 
 mutmut() { (cd "$WORK" && "$VENV/bin/mutmut" "$@"); }

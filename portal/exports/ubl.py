@@ -162,10 +162,15 @@ def _monetary_total(root: etree._Element, document: Document) -> None:
 
 
 def _invoice_line(root: etree._Element, currency: str, line: Line, category: str) -> None:
-    """Write one InvoiceLine: quantity, net amount, item with tax category, price."""
+    """Write one InvoiceLine: quantity, net amount, item with tax category, price.
+
+    A discount (a negative unit price) goes out as a negative quantity at the positive price: EN 16931 lets the
+    quantity and the line amount be negative but not the price (BR-27), and the line amount stays quantity × price.
+    """
     node = _cac(root, "InvoiceLine")
     _cbc(node, "ID", str(line.number))
-    _cbc(node, "InvoicedQuantity", number(line.quantity), unitCode=line.unit)
+    sign = -1 if line.unit_price < 0 else 1
+    _cbc(node, "InvoicedQuantity", number(sign * line.quantity), unitCode=line.unit)
     _amount(node, "LineExtensionAmount", line.net_amount, currency)
     item = _cac(node, "Item")
     _cbc(item, "Description", f"{line.description} ({line.source})" if line.source else line.description)
@@ -174,7 +179,7 @@ def _invoice_line(root: etree._Element, currency: str, line: Line, category: str
     _cbc(tax, "ID", category)
     _cbc(tax, "Percent", number(_category_rate(category, line.tax_rate)))
     _vat_scheme(tax)
-    _cbc(_cac(node, "Price"), "PriceAmount", number(line.unit_price), currencyID=currency)
+    _cbc(_cac(node, "Price"), "PriceAmount", number(sign * line.unit_price), currencyID=currency)
 
 
 def line_category(document: Document, line: Line) -> str:

@@ -12,7 +12,10 @@ from portal.extensions import db
 from portal.models.types import Money, Percent, Quantity, StoredFile, Timestamp, utcnow
 
 PROFORMA_STATES = ("draft", "in_review", "approved", "rejected", "cancelled")
-LINE_KINDS = ("incident", "request", "fixed", "manual")
+# A discount line carries a negative unit price, the only kind that may; where a line came from is its source_ref
+# ("fixed", "manual", a ticket number).
+LINE_KINDS = ("incident", "request", "fixed", "manual", "discount")
+DISCOUNT = "discount"
 
 
 class IntegrationCache(db.Model):

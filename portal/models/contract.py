@@ -17,6 +17,8 @@ UPLOAD_CHANNELS = ("none", "sftp", "https")
 DOCUMENT_FORMATS = ("pdf", "html", "idoc", "sap_csv", "ubl")
 # What a customer may download in the portal unless its contract says otherwise; IDoc and CSV go to SAP.
 DEFAULT_PORTAL_FORMATS = "pdf,ubl"
+# A fixed line charges (unit price zero or more) or gives a discount (a negative unit price).
+FIXED_LINE_KINDS = ("charge", "discount")
 
 
 class Contract(db.Model):
@@ -115,6 +117,7 @@ class FixedLineItem(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10), default="charge")
     description: Mapped[str] = mapped_column(String(300))
     quantity: Mapped[Decimal] = mapped_column(Quantity(), default=1)
     unit_price: Mapped[Decimal] = mapped_column(Money())

@@ -19,17 +19,16 @@ def money_filter(amount, currency: str | None = None) -> str:
 
 
 def case_value(value) -> str:
-    """A process variable as a reader expects it: yes/no, grouped numbers, dates to the minute."""
+    """A process variable as a reader expects it: yes/no, grouped numbers, moments to the minute in the reader's time
+    zone, days as they are."""
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, Decimal | float):  # amounts; integers are counts and ids, shown as they are
         return money.display(Decimal(str(value)))
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
-        return value.isoformat()
+        return local_time(value)
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, default=str)
     return str(value)
@@ -43,8 +42,16 @@ def local_time(value, zone: str | None = None) -> str:
         value = datetime.fromisoformat(value)
     if not isinstance(value, datetime):
         return value.isoformat()  # a day is the same day everywhere
-    moment = value if value.tzinfo else value.replace(tzinfo=UTC)  # the database keeps naive UTC
-    return moment.astimezone(ZoneInfo(zone or user_time_zone())).strftime("%Y-%m-%d %H:%M")
+    return _as_utc(value).astimezone(ZoneInfo(zone or user_time_zone())).strftime("%Y-%m-%d %H:%M")
+
+
+def utc_iso(value: datetime) -> str:
+    """`<time datetime="{{ moment | utc_iso }}">`: the exact moment for machines, "2026-11-05T14:07:33Z"."""
+    return _as_utc(value).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # the database keeps naive UTC
 
 
 def user_time_zone() -> str:
@@ -70,4 +77,5 @@ def plain_number(value) -> str:
     return format(money.D(value).normalize(), "f")
 
 
-FILTERS = {"money": money_filter, "case_value": case_value, "local_time": local_time, "plain_number": plain_number}
+FILTERS = {"money": money_filter, "case_value": case_value, "local_time": local_time, "utc_iso": utc_iso,
+           "plain_number": plain_number}

@@ -10,7 +10,7 @@ from portal.errors import Conflict, ValidationError
 from portal.infra.unit_of_work import unit_of_work
 from portal.models.types import utcnow
 from portal.security import can
-from portal.services.billing import proforma_list, proforma_review, review_changes
+from portal.services.billing import proforma_list, proforma_review, proforma_timeline, review_changes
 from portal.services.workflow import definitions, inbox, steps, tasks
 from portal.web.access import require
 from portal.web.forms import EmptyForm
@@ -34,6 +34,9 @@ def inbox_page():
                            cases=proforma_list.summaries(task.instance_id for task in page.items))
 
 
+TIMELINE_SHOWN = 200  # the newest entries on the task page; the case page shows more
+
+
 @bp.get("/<int:task_id>", endpoint="detail")
 @require("tasks.view")
 def detail(task_id: int, error: ValidationError | None = None, confirm: str | None = None):
@@ -44,9 +47,16 @@ def detail(task_id: int, error: ValidationError | None = None, confirm: str | No
                            changes=review_changes.review_changes(proforma) if proforma else None,
                            may_edit=proforma is not None and proforma_review.may_edit(task, current_user),
                            refusal=tasks.refusal(task, current_user),
-                           history=steps.describe(task.instance, request.args.get("history_page", 1, type=int), 20),
+                           case_data=steps.case_data_of(task.instance),
+                           timeline=_history(proforma, task),
                            managers=can(current_user, "tasks.manage"),
                            eligible=tasks.eligible_users(task) if task.state == "open" else [])
+
+
+def _history(proforma, task) -> list:
+    """The case's timeline without its comments, which the page shows in their own card."""
+    entries = proforma_timeline.timeline(proforma, task.instance)
+    return [entry for entry in entries if entry.kind != "comment"][:TIMELINE_SHOWN]
 
 
 @bp.post("/<int:task_id>/claim")

@@ -86,6 +86,23 @@ def test_a_negative_unit_price_on_a_contracts_inline_fixed_line_is_refused(app, 
     assert count(Contract, Contract.number == "K-INLINE") == 0 and count(FixedLineItem) == 0
 
 
+def test_a_discount_fixed_line_takes_a_negative_price_and_refuses_a_positive_one(app, client, admin, contract):
+    refused = page_text(post_form(client, "/admin/fixed_lines/new/",
+                                  fixed_line_form(contract, kind="discount", unit_price="5")))
+    assert f"{label(app, 'fixed_lines', 'unit_price')}: must be below zero on a discount line" in refused
+    assert count(FixedLineItem) == 0
+    response = post_form(client, "/admin/fixed_lines/new/", fixed_line_form(contract, kind="discount",
+                                                                            unit_price="-45.50"))
+    assert response.status_code == 302
+    line = db.session.scalar(select(FixedLineItem))
+    assert (line.kind, line.unit_price) == ("discount", Decimal("-45.50"))
+
+
+def test_a_fixed_line_without_a_kind_is_a_charge(client, admin, contract):
+    assert post_form(client, "/admin/fixed_lines/new/", fixed_line_form(contract)).status_code == 302
+    assert db.session.scalar(select(FixedLineItem.kind)) == "charge"
+
+
 def test_a_fixed_line_item_within_the_limits_is_saved_exactly(client, admin, contract):
     response = post_form(client, "/admin/fixed_lines/new/",
                          fixed_line_form(contract, quantity="1 000 000", unit_price="0,05"))

@@ -75,9 +75,11 @@ PAYABLE = document((line(1, "1", "220.00", "19", "E48"), line(2, "25", "12.50", 
                    payee_account=ACCOUNT, payment_reference="RF28PFK0001202611",
                    purchase_order_number="PO-4711", buyer_reference="04011000-12345-34")
 PAYABLE_USD = dataclasses.replace(PAYABLE, currency="USD")
+# A discount line carries a negative unit price; the file shows a negative quantity at the positive price (BR-27).
+DISCOUNTED = document((line(1, "1", "900.00", "19", "C62"), line(2, "2", "-45.50", "19", "C62", "Loyalty discount")))
 VALID = {"standard": STANDARD, "half_cents": HALF_CENTS, "mixed": MIXED, "reverse_charge": REVERSE, "exempt": EXEMPT,
          "cyrillic_german": CYRILLIC, "eighteen_digits": HUGE, "payable_sepa": PAYABLE, "payable_usd": PAYABLE_USD,
-         "commercial_380": STANDARD}
+         "commercial_380": STANDARD, "discounted": DISCOUNTED}
 BROKEN_TOTALS = dataclasses.replace(STANDARD, net_total=Decimal("600.00"), gross_total=Decimal("704.50"))
 BROKEN_TAX = dataclasses.replace(
     STANDARD, taxes=(TaxBreakdown(Decimal("19"), Decimal("550.00"), Decimal("100.00")),),
@@ -218,3 +220,15 @@ def test_missing_saxonche_and_timeout_raise_clear_errors(monkeypatch):
                         lambda name: None if name == "saxonche" else real(name))
     with pytest.raises(UblValidationError, match="saxonche is not installed"):
         validate_ubl(render_ubl(STANDARD))
+
+
+def test_a_discount_line_is_a_negative_quantity_at_a_positive_price():
+    root = etree.fromstring(render_ubl(DISCOUNTED))
+    discount = root.findall("cac:InvoiceLine", NS)[1]
+    assert discount.findtext("cbc:InvoicedQuantity", namespaces=NS) == "-2.00"
+    assert discount.findtext("cac:Price/cbc:PriceAmount", namespaces=NS) == "45.50"
+    assert discount.findtext("cbc:LineExtensionAmount", namespaces=NS) == "-91.00"
+    assert root.findtext("cac:LegalMonetaryTotal/cbc:LineExtensionAmount", namespaces=NS) == "809.00"
+    charge = root.findall("cac:InvoiceLine", NS)[0]
+    assert charge.findtext("cbc:InvoicedQuantity", namespaces=NS) == "1.00"
+    assert charge.findtext("cac:Price/cbc:PriceAmount", namespaces=NS) == "900.00"

@@ -189,6 +189,12 @@ def test_reviewer_edits_a_proforma_line_and_an_approver_approves(live_url, brows
     first_line.locator("button:has-text('Save')").click()
     assert reviewer.locator("text=The line is changed.").is_visible()
     assert reviewer.inner_text("#proforma-total") != before
+    reviewer.fill("#add-line input[name=description]", "Goodwill discount")
+    reviewer.select_option("#add-line select[name=kind]", "discount")
+    reviewer.fill("#add-line input[name=unit_price]", "-25")
+    reviewer.click("#add-line button:has-text('Add line')")
+    assert reviewer.locator("text=The line is added.").is_visible()
+    assert reviewer.locator("#proforma-lines .badge", has_text="discount").count() == 1
     shot(reviewer, "proforma-review")
     reviewer.fill("#comment-body", "Two visits this month, agreed with the customer.")
     reviewer.click("button:has-text('Add comment')")
@@ -207,6 +213,8 @@ def test_reviewer_edits_a_proforma_line_and_an_approver_approves(live_url, brows
     assert approver.locator("text=Two visits this month, agreed with the customer.").is_visible()
     changed = approver.locator("#proforma-lines tbody tr[data-changed]").first
     assert "drafted quantity" in changed.inner_text() and changed.locator(".badge", has_text="changed").count()
+    assert approver.locator("#task-history [data-kind=line_changed]").count() == 1  # the history has the edits
+    assert approver.locator("#task-history [data-kind=line_added]", has_text="Goodwill discount").count() == 1
     shot(approver, "proforma-approve")
     approver.set_viewport_size({"width": 390, "height": 844})
     assert approver.evaluate("document.scrollingElement.scrollWidth - window.innerWidth") <= 0

@@ -10,7 +10,7 @@ import pytest
 from flask_login import login_user
 
 from portal.config import ConfigError, build_config
-from portal.web.formatting import known_time_zone, local_time, plain_number, user_time_zone
+from portal.web.formatting import case_value, known_time_zone, local_time, plain_number, user_time_zone, utc_iso
 
 STORED = datetime(2026, 11, 5, 14, 7, 33)  # naive, UTC: what the database keeps
 
@@ -33,6 +33,21 @@ def test_aware_times_iso_text_days_and_nothing(app):
     assert local_time("2026-11-05T14:07:33", "Europe/Berlin") == "2026-11-05 15:07"  # the history's text
     assert local_time(date(2026, 11, 5), "Asia/Tokyo") == "2026-11-05"
     assert local_time(None) == "—" and local_time("") == "—"
+
+
+def test_case_data_moments_are_shown_in_the_users_zone_and_days_as_they_are(app, make_user):
+    user = make_user("guest", time_zone="Asia/Tokyo")
+    with app.test_request_context():
+        login_user(user)
+        assert case_value(STORED) == "2026-11-05 23:07"
+        assert case_value(datetime(2026, 11, 5, 14, 7, tzinfo=UTC)) == "2026-11-05 23:07"
+        assert case_value(date(2026, 11, 5)) == "2026-11-05"
+
+
+@pytest.mark.no_db
+def test_the_exact_moment_for_machines_is_utc_to_the_second():
+    assert utc_iso(STORED) == "2026-11-05T14:07:33Z"
+    assert utc_iso(datetime(2026, 11, 5, 9, 7, 33, tzinfo=timezone(timedelta(hours=-5)))) == "2026-11-05T14:07:33Z"
 
 
 def test_without_a_request_the_portals_default_applies(app):

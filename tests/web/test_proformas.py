@@ -275,3 +275,17 @@ def test_inbox_rows_show_customer_period_and_gross_and_link_the_case(app, client
     assert "/proformas/" not in other and other.count("<td>—</td>") == 2
 
 
+
+
+def test_the_case_pages_times_are_to_the_minute_in_the_readers_time_zone(app, client, make_user, reviewed):
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    row, _, _ = reviewed
+    sign_in(app, client, make_user("finance_manager", time_zone="America/New_York"))
+    moments = re.findall(r'<time datetime="([^"]+)"[^>]*>([^<]+)</time>', text(client.get(f"/proformas/{row.id}")))
+    assert len(moments) >= 4  # the task's due date and the timeline's entries
+    for exact, shown in moments:
+        local = datetime.strptime(exact, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).astimezone(
+            ZoneInfo("America/New_York"))
+        assert shown == local.strftime("%Y-%m-%d %H:%M"), exact

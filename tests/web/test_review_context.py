@@ -157,3 +157,35 @@ def test_lines_the_system_replaced_are_not_shown_as_removed_in_review(app, make_
         drafted.lines.remove(drafted.lines[0])
         db.session.flush()
     assert [gone["description"] for gone in review_changes.review_changes(drafted).removed] == ["Flat fee 900.00"]
+
+
+def _task_history(page: str) -> str:
+    found = page[page.index('id="task-history"'):]
+    return found[:found.index("</ol> </div>")]
+
+
+def test_the_task_pages_history_shows_the_reviewers_line_edits_with_before_and_after(app, client, make_user,
+                                                                                    drafted):
+    reviewer, approver = make_user("reviewer"), make_user("approver")
+    review = reviewed(drafted, reviewer)
+    sign_in(app, client, approver)
+    history = _task_history(page_text(client.get(f"/tasks/{open_task(drafted).id}")))
+    changed = re.search(r'data-kind="line_changed">(.*?)</li> </ul>', history)
+    assert changed and "Line changed: 1. Flat fee (agreed)" in changed.group(1)
+    assert '<del class="before text-break">Flat fee 900.00</del> → <ins class="after text-decoration-none ' \
+           'text-break">Flat fee (agreed)</ins>' in changed.group(1)
+    assert '<del class="before text-break">900.00 EUR</del> → <ins class="after text-decoration-none ' \
+           'text-break">450.50 EUR</ins>' in changed.group(1)  # the unit price, through the money filter
+    assert "Line removed: 2. Flat fee 100.00" in history and "Line added: 2. On-site visit" in history
+    assert f"{review.name}: completed" in history and f"{review.name}: claimed" in history
+    assert "Customer agreed to 2 x 450.50 on the phone." not in history  # shown once, in the comments card
+    assert f"{reviewer.email}" in history
+    # element ids and raw event kinds of the engine's history are not what a reader sees
+    assert "task_completed" not in history and f" {review.element_id} " not in history
+
+
+def test_the_task_page_links_the_whole_case_for_those_who_may_see_proformas(app, client, make_user, drafted):
+    reviewer = make_user("reviewer")
+    sign_in(app, client, reviewer)
+    page = text(client.get(f"/tasks/{open_task(drafted).id}"))
+    assert f'href="/proformas/{drafted.id}">The whole case' in page

@@ -27,7 +27,7 @@ from portal.services.billing.drafting import parse_period, period_bounds, profor
 
 CATEGORY_BY_RULE = {"reverse_charge": "AE", "exempt": "E"}
 # UN/ECE rec. 20 unit of a line, by its kind: a ticket is one service unit, a fixed or manual line counts units.
-UNIT_BY_KIND = {"incident": "E48", "request": "E48", "fixed": "C62", "manual": "C62"}
+UNIT_BY_KIND = {"incident": "E48", "request": "E48", "fixed": "C62", "manual": "C62", "discount": "C62"}
 DEFAULT_UNIT = "C62"
 
 
@@ -84,7 +84,9 @@ def _line(line) -> Line:
 
 
 def _source(line) -> str:
-    """Where a line came from: "INC0012345 (P2, closed 2026-11-03)", or "fixed" / "manual"."""
+    """Where a line came from: "INC0012345 (P2, closed 2026-11-03)", "fixed", "manual", "fixed discount"."""
+    if line.kind == "discount":
+        return f"{line.source_ref} discount"
     if line.kind not in ("incident", "request"):
         return line.kind
     closed = f"closed {line.closed_at:%Y-%m-%d}" if line.closed_at else ""

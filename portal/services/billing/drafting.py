@@ -16,9 +16,9 @@ from portal.extensions import db
 from portal.infra import audit
 from portal.integrations import servicenow
 from portal.models import Contract, Proforma, ProformaLine, ServiceRecord
-from portal.models.billing import PROFORMA_STATES
+from portal.models.billing import DISCOUNT, PROFORMA_STATES
 from portal.models.types import utcnow
-from portal.money import ZERO, D, quantize
+from portal.money import ZERO, D, display, quantize
 from portal.services.billing import calllog
 from portal.services.workflow import steps
 from portal.services.workflow.operations import Parameter, operation
@@ -181,8 +181,9 @@ def _fixed_lines(contract: Contract, year: int, month: int) -> list[ProformaLine
     items = sorted((item for item in contract.fixed_lines  # loaded with the contracts (_contracts)
                     if item.valid_from <= end and (item.valid_to is None or item.valid_to >= start)),
                    key=lambda item: item.id)
-    return [ProformaLine(kind="fixed", description=item.description, quantity=item.quantity,
-                         unit_price=item.unit_price, tax_rate=tax_rate_for(contract, item.tax_rate), source_ref="fixed")
+    return [ProformaLine(kind=DISCOUNT if item.kind == DISCOUNT else "fixed", description=item.description,
+                         quantity=item.quantity, unit_price=item.unit_price,
+                         tax_rate=tax_rate_for(contract, item.tax_rate), source_ref="fixed")
             for item in items]
 
 
@@ -199,6 +200,10 @@ def recalculate(proforma: Proforma) -> None:
     proforma.net_total = sum((line.net_amount for line in proforma.lines), ZERO)
     proforma.tax_total = sum((line.tax_amount for line in proforma.lines), ZERO)
     proforma.gross_total = proforma.net_total + proforma.tax_total
+    if proforma.net_total < 0:  # what corrects an invoice downwards is a credit note, not a negative proforma
+        net = display(proforma.net_total, proforma.currency)
+        raise ValidationError("lines", f"proforma {proforma.number}: the discounts exceed the charges (net {net}); "
+                                       "a proforma cannot be negative")
 
 
 PROCESS = "proforma_approval"
@@ -244,12 +249,13 @@ def set_state_operation(params: dict, context) -> dict:
                     "Fetches the period's records from the call-logging system again and rebuilds those lines.",
                     outputs=("gross_total",), queue="integrations")
 def redraft_operation(params: dict, context) -> dict:
-    """proforma.redraft: fetch the period's records again and rebuild those lines (fixed and manual stay)."""
+    """proforma.redraft: fetch the period's records again and rebuild those lines (fixed, manual and discount
+    lines stay)."""
     proforma = get(params.get("proforma_id"))
     contract = proforma.contract
     year, month = parse_period(proforma.period)
     records, stale, note = _fetch(contract.customer, year, month, servicenow.fetch_period_cached)
-    kept = [line for line in proforma.lines if line.kind in ("fixed", "manual")]
+    kept = [line for line in proforma.lines if line.kind in ("fixed", "manual", DISCOUNT)]
     # The system replaces the record lines, whoever's step started it: review_changes tells them from removals.
     with audit.acting_as(audit.SYSTEM):
         proforma.lines = _record_lines(contract, _store(contract.customer, proforma.period, records)) + kept

@@ -7,8 +7,10 @@ from sqlalchemy import select
 from portal.errors import Forbidden, NotFound, ValidationError
 from portal.extensions import db
 from portal.models import HumanTask, Proforma, ProformaLine, User
+from portal.models.billing import DISCOUNT
 from portal.models.types import utcnow
 from portal.services.billing import drafting
+from portal.services.billing.review_changes import MANUAL  # a charge added in review; any added line's source_ref
 from portal.services.masterdata import rules
 from portal.services.workflow import instances, steps, tasks
 
@@ -29,21 +31,22 @@ def may_edit(task: HumanTask, user: User) -> bool:
 
 
 def change_line(task_id: int, user: User, line_id: int, values: dict) -> ProformaLine:
-    """New description, quantity or unit price for a line (the tax rate is the contract's)."""
+    """New description, quantity or unit price for a line (the tax rate is the contract's; a discount stays one)."""
     task, proforma = _editable(task_id, user)
     line = _line(proforma, line_id)
-    line.description, line.quantity, line.unit_price = _line_values(values)
+    line.description, line.quantity, line.unit_price = _line_values(values, discount=line.kind == DISCOUNT)
     _changed(task, proforma, user)
     return line
 
 
 def add_line(task_id: int, user: User, values: dict) -> ProformaLine:
-    """A manual line, taxed like the contract's other lines."""
+    """A manual line (a charge, or with `kind` "discount" a discount), taxed like the contract's other lines."""
     task, proforma = _editable(task_id, user)
     contract = proforma.contract
-    description, quantity, unit_price = _line_values(values)
-    line = ProformaLine(kind="manual", description=description, quantity=quantity, unit_price=unit_price,
-                        tax_rate=drafting.tax_rate_for(contract, contract.tax_rate), source_ref="manual",
+    kind = _added_kind(values.get("kind"))
+    description, quantity, unit_price = _line_values(values, discount=kind == DISCOUNT)
+    line = ProformaLine(kind=kind, description=description, quantity=quantity, unit_price=unit_price,
+                        tax_rate=drafting.tax_rate_for(contract, contract.tax_rate), source_ref=MANUAL,
                         position=len(proforma.lines) + 1)
     proforma.lines.append(line)
     _changed(task, proforma, user)
@@ -86,11 +89,19 @@ def _line(proforma: Proforma, line_id: int) -> ProformaLine:
     return line
 
 
-def _line_values(values: dict) -> tuple:
+def _added_kind(kind) -> str:
+    if kind in (None, "", MANUAL):
+        return MANUAL
+    if kind != DISCOUNT:
+        raise ValidationError("kind", f"must be {MANUAL} or {DISCOUNT}")
+    return DISCOUNT
+
+
+def _line_values(values: dict, *, discount: bool) -> tuple:
     """Description, quantity and unit price as typed, checked like master data; every bad field reported at once."""
     checks = {"description": lambda: _description(values.get("description")),
               "quantity": lambda: rules.parse_quantity(values.get("quantity")),
-              "unit_price": lambda: rules.parse_unit_price(values.get("unit_price"))}
+              "unit_price": lambda: rules.parse_unit_price(values.get("unit_price"), discount=discount)}
     parsed, errors = {}, {}
     for field, check in checks.items():
         try:

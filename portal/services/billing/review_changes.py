@@ -10,7 +10,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import AuditEvent, Proforma, ProformaLine
 
-MANUAL = "manual"  # the kind of a line added in review (proforma_review.add_line)
+MANUAL = "manual"  # the source_ref of a line added in review, a charge or a discount (proforma_review.add_line)
 COMPARED = ("description", "quantity", "unit_price")
 
 
@@ -29,7 +29,7 @@ def review_changes(proforma: Proforma) -> ReviewChanges:
     drafted = _drafted_lines(proforma)
     changes = ReviewChanges()
     for line in proforma.lines:
-        if line.kind == MANUAL:
+        if line.source_ref == MANUAL:
             changes.added.add(line.id)
         elif line.id in drafted:
             differing = _differences(line, drafted[line.id])
@@ -58,7 +58,7 @@ def _drafted_lines(proforma: Proforma) -> dict[int, dict]:
     drafted = {}
     for event in events:
         values = {name: pair[1] for name, pair in (event.changes or {}).items()}
-        if values.get("kind") != MANUAL:
+        if values.get("source_ref") != MANUAL:
             drafted[int(event.entity_id)] = values
     return drafted
 

@@ -23,7 +23,7 @@ from portal.models import (
     RateCard,
     RateCardItem,
 )
-from portal.models.contract import BILLING_CYCLES, DOCUMENT_FORMATS, TAX_RULES, UPLOAD_CHANNELS
+from portal.models.contract import BILLING_CYCLES, DOCUMENT_FORMATS, FIXED_LINE_KINDS, TAX_RULES, UPLOAD_CHANNELS
 from portal.models.customer import CALLLOG_AUTH, CONTACT_KINDS
 from portal.models.rates import INCIDENT_PRIORITIES, RATE_ITEM_KINDS, RATE_SOURCES
 from portal.models.types import ExactDecimal
@@ -117,17 +117,20 @@ def check_quantity(field: str, value) -> Decimal:
     return value
 
 
-def parse_unit_price(raw, field: str = "unit_price") -> Decimal:
-    """A unit price typed by people: plain digits, up to 2 decimals, not negative."""
-    return check_unit_price(field, parse(raw, field, places=UNIT_PRICE_PLACES))
+def parse_unit_price(raw, field: str = "unit_price", *, discount: bool = False) -> Decimal:
+    """A unit price typed by people: plain digits, up to 2 decimals, not negative (below zero on a discount)."""
+    return check_unit_price(field, parse(raw, field, places=UNIT_PRICE_PLACES), discount=discount)
 
 
-def check_unit_price(field: str, value) -> Decimal:
-    """A unit price is given and not negative: a negative price breaks EN 16931 (BR-27) in the UBL invoice."""
+def check_unit_price(field: str, value, *, discount: bool = False) -> Decimal:
+    """A unit price is given; a charge's is zero or more, a discount's below zero: the only negative prices, which
+    the UBL file turns into a negative quantity at a positive price (EN 16931 BR-27)."""
     if value is None:
         raise ValidationError(field, "is required")
-    if Decimal(value) < 0:
-        raise ValidationError(field, "must not be negative")
+    if discount and Decimal(value) >= 0:
+        raise ValidationError(field, "must be below zero on a discount line")
+    if not discount and Decimal(value) < 0:
+        raise ValidationError(field, "must not be negative (a discount is a line of the kind Discount)")
     return value
 
 
@@ -251,9 +254,10 @@ def upload_channel_of(contract: Contract) -> uploads.Channel:
 
 
 def _fixed_line(line: FixedLineItem) -> None:
+    _choice("kind", line.kind, FIXED_LINE_KINDS)
     _required("description", line.description)
     check_quantity("quantity", line.quantity)
-    check_unit_price("unit_price", line.unit_price)
+    check_unit_price("unit_price", line.unit_price, discount=line.kind == "discount")
     _percent("tax_rate", line.tax_rate)
     _period(line.valid_from, line.valid_to)
 

@@ -246,6 +246,11 @@ def describe(row: ProcessInstance, history_page: int | None = None, per_page: in
     return described if page is None else {**described, "history_page": page}
 
 
+def case_data_of(row: ProcessInstance) -> list[dict]:
+    """The instance's variables in words (see case_data), for the task page."""
+    return case_data(row, load(row).variables())
+
+
 def case_data(row: ProcessInstance, variables: dict) -> list[dict]:
     """The variables in words, sorted by label: the diagram's form-field labels, else the name written out."""
     from_forms = compiler.field_labels(definitions.compiled(row.definition))

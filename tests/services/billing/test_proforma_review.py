@@ -241,7 +241,7 @@ def test_a_negative_unit_price_on_a_task_line_is_refused(review, edit):
             proforma_review.change_line(task.id, reviewer, proforma.lines[0].id, values)
         else:
             proforma_review.add_line(task.id, reviewer, values)
-    assert refused.value.errors == {"unit_price": "must not be negative"}
+    assert refused.value.errors == {"unit_price": "must not be negative (a discount is a line of the kind Discount)"}
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
@@ -269,7 +269,7 @@ def test_every_bad_field_of_a_line_is_reported_at_once(review):
         proforma_review.add_line(task.id, reviewer, {"description": "", "quantity": "1e9", "unit_price": "-1"})
     assert refused.value.errors == {"description": "is required",
                                     "quantity": "“1e9” is not a number (write digits, e.g. 1234.50)",
-                                    "unit_price": "must not be negative"}
+                                    "unit_price": "must not be negative (a discount is a line of the kind Discount)"}
     assert len(proforma.lines) == 1
 
 
@@ -305,6 +305,6 @@ def test_due_and_history_times_are_shown_in_the_users_time_zone(app, client, rev
     db.session.commit()
     detail = page_text(client.get(f"/tasks/{task.id}"))
     assert "2026-11-05 23:07" in detail and "2026-11-05 15:07" not in detail
-    history = detail.split('id="task-history"')[1].split("</ul>")[0]
+    history = re.sub(r"<[^>]+>", " ", detail.split('id="task-history"')[1].split("</ol>")[0])  # what a reader sees
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", history)  # to the minute, not the stored ISO text
     assert not re.search(r"\d\dT\d\d:", history)
