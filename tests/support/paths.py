@@ -11,3 +11,5 @@ PROFORMA_PROCESS = ROOT / "workflows" / "definitions" / "proforma_approval.bpmn"
 def workflow_file(name: str) -> str:
     """The text of a test diagram under tests/data/workflows."""
     return (WORKFLOW_DATA / name).read_text()
+# The official Peppol BIS Billing 3.0 rules beside the project (tests only; see its README).
+PEPPOL_RULES = ROOT.parent / "shared" / "validators" / "peppol-bis-billing-3.0.19" / "PEPPOL-EN16931-UBL.xslt"
