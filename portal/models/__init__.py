@@ -13,6 +13,7 @@ from portal.models.contract import Contract, FixedLineItem, Project, ProjectDocu
 from portal.models.customer import Customer, CustomerContact
 from portal.models.documents import DocumentTemplate
 from portal.models.rates import ExchangeRate, RateCard, RateCardItem
+from portal.models.receivables import DocumentSequence
 from portal.models.user import Role, User
 from portal.models.workflow import (
     HistoryEvent,
@@ -29,6 +30,7 @@ __all__ = [
     "Contract",
     "Customer",
     "CustomerContact",
+    "DocumentSequence",
     "DocumentTemplate",
     "ExchangeRate",
     "FixedLineItem",

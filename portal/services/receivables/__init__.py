@@ -1,0 +1,1 @@
+"""Receivables: invoices, credit and due notes, payments, reconciliation and the customer ledger."""
