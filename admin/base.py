@@ -20,11 +20,12 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DataError, IntegrityError
 
 from admin.decimals import ExactDecimalFilters, ExactDecimalForms
+from portal import money
 from portal.errors import ValidationError
 from portal.exports.cells import neutralise_formula
 from portal.extensions import db
 from portal.infra.unit_of_work import unit_of_work
-from portal.models.types import ExactDecimal, Percent
+from portal.models.types import ExactDecimal, Money, Percent, Quantity
 from portal.security import can
 from portal.services.masterdata import rules
 
@@ -123,13 +124,18 @@ def inline_models_in_words(inline_models):
     return tuple(labelled(entry) for entry in inline_models or ())
 
 
-def percent_columns(model) -> set[str]:
-    """The model's columns of the Percent type (tax rates), stored with 4 decimals."""
-    percent = Percent()
+def decimal_columns(model, kind) -> set[str]:
+    """The model's columns of one decimal type (`Percent`, `Money`, `Quantity`), told by precision and scale."""
+    wanted = kind()
     return {attr.key for attr in sa_inspect(model).column_attrs
             if isinstance(attr.columns[0].type, ExactDecimal)
             and (attr.columns[0].type.impl.precision, attr.columns[0].type.scale)
-            == (percent.impl.precision, percent.scale)}
+            == (wanted.impl.precision, wanted.scale)}
+
+
+def percent_columns(model) -> set[str]:
+    """The model's columns of the Percent type (tax rates), stored with 4 decimals."""
+    return decimal_columns(model, Percent)
 
 
 def rate_as_percent(view, value: Decimal, name: str):
@@ -139,14 +145,32 @@ def rate_as_percent(view, value: Decimal, name: str):
     return f"{value.normalize():f} %"
 
 
+def amount_in_words(view, context, model, name: str) -> str:
+    """An amount with thousands separators and its currency's decimals (the row's, or its contract's)."""
+    value = getattr(model, name)
+    currency = getattr(model, "currency", None) or getattr(getattr(model, "contract", None), "currency", None)
+    return money.display(value, currency if isinstance(currency, str) else None, code=False)
+
+
+def quantity_in_words(view, context, model, name: str) -> str:
+    """A quantity as people write it ("25", "1,000,000", "2.5"), not as stored ("25.0000")."""
+    value = getattr(model, name)
+    return "" if value is None else f"{Decimal(value).normalize():,f}"
+
+
 def show_in_words(view, model) -> None:
-    """Before Flask-Admin builds the grid: labels in words, and tax rates in lists and details as percentages."""
+    """Before Flask-Admin builds the grid: labels in words; tax rates as percentages, amounts grouped in their
+    currency and quantities without trailing zeros, in lists and details (exports keep the stored values)."""
     view.column_labels = labels_in_words(view, model)
     view.inline_models = inline_models_in_words(getattr(view, "inline_models", None))
     view._percent_columns = percent_columns(model)
     for attribute in ("column_type_formatters", "column_type_formatters_detail"):
         view_formatters = getattr(view, attribute) or {}
         setattr(view, attribute, {**view_formatters, Decimal: rate_as_percent})
+    shown = {**dict.fromkeys(decimal_columns(model, Money), amount_in_words),
+             **dict.fromkeys(decimal_columns(model, Quantity), quantity_in_words)}
+    for attribute in ("column_formatters", "column_formatters_detail"):
+        setattr(view, attribute, {**shown, **(getattr(view, attribute) or {})})
 
 
 class SecuredModelView(GuardedView, ModelView):

@@ -36,13 +36,28 @@ def http_status(exc: DomainError) -> int:
     return next(HTTP_STATUS[cls] for cls in type(exc).__mro__ if cls in HTTP_STATUS)
 
 
+def error_text(exc: DomainError, labels: dict[str, str] | None = None) -> str:
+    """A domain error for people: a refused input names each field in words ("Unit price: must not be negative"),
+    by the form's label when given."""
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    return "; ".join(f"{field_label(field, labels)}: {message}" for field, message in exc.errors.items())
+
+
+def field_label(field: str | None, labels: dict[str, str] | None = None) -> str:
+    """A field's label, else its name in words ("unit_price" -> "Unit price")."""
+    if not field:
+        return "Input"
+    return (labels or {}).get(field) or field.replace("_", " ").strip().capitalize()
+
+
 def run_and_flash(use_case, success: str) -> DomainError | None:
     """Run the use case as one unit of work, flashing `success`; on a domain error flash it and return it."""
     try:
         with unit_of_work():
             use_case()
     except DomainError as exc:
-        flash(str(exc), "error")
+        flash(error_text(exc), "error")
         return exc
     flash(success, "success")
     return None

@@ -96,13 +96,16 @@ def quantize_rate(rate) -> Decimal:
     return D(rate).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
 
 
-def display(amount, currency: str | None = None) -> str:
-    """An amount for people: thousands separators, the currency's decimals and its code ("1,234.50 EUR")."""
+def display(amount, currency: str | None = None, *, code: bool = True) -> str:
+    """An amount for people: thousands separators, the currency's decimals and its code ("1,234.50 EUR"); digits
+    beyond the currency's decimals are shown, never rounded away (a unit price of 12.50 JPY); `code=False` leaves the
+    code out (amounts in a column under one currency)."""
     if amount is None:
         return "—"
     value = D(amount)
-    places = minor_units(currency) if currency else max(0, -value.as_tuple().exponent)
+    own = max(0, -value.normalize().as_tuple().exponent) if value.is_finite() else 0
+    places = max(minor_units(currency), own) if currency else max(0, -value.as_tuple().exponent)
     text = f"{value:,.{places}f}"
     if text.startswith("-") and not text.strip("-0.,"):  # "-0.00": a negative zero or less than a cent below it
         text = text[1:]
-    return f"{text} {currency.upper()}" if currency else text
+    return f"{text} {currency.upper()}" if currency and code else text

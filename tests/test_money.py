@@ -208,6 +208,22 @@ def test_a_zero_is_never_negative_when_rounded_or_shown():
     assert str(money.quantize(Decimal("-25.00") * 0 / 100, "EUR")) == "0.00"
     assert str(money.quantize(Decimal("-0.004"), "EUR")) == "0.00"
     assert money.display(Decimal("-0.00"), "EUR") == "0.00 EUR"
-    assert money.display(Decimal("-0.001"), "EUR") == "0.00 EUR"
     assert money.display(Decimal("-0.01"), "EUR") == "-0.01 EUR"
     assert money.display(Decimal("-1234.5"), "EUR") == "-1,234.50 EUR"
+
+
+@pytest.mark.no_db
+@pytest.mark.parametrize(("amount", "currency", "shown"), [
+    ("146913.00", "JPY", "146,913 JPY"),  # a Money column's two decimals, in a currency without minor units
+    ("12.50", "JPY", "12.5 JPY"),  # a unit price's own decimals are never rounded away
+    ("0.125", "EUR", "0.125 EUR"),
+    ("1234.5", "EUR", "1,234.50 EUR"),
+    ("1000", "KWD", "1,000.000 KWD"),
+])
+def test_amounts_show_the_currencys_decimals_and_never_hide_digits(amount, currency, shown):
+    assert money.display(Decimal(amount), currency) == shown
+
+
+@pytest.mark.no_db
+def test_an_amount_in_a_column_under_one_currency_leaves_the_code_out():
+    assert money.display(Decimal("4500"), "EUR", code=False) == "4,500.00"

@@ -13,9 +13,9 @@ from flask_login import current_user
 from portal import money
 
 
-def money_filter(amount, currency: str | None = None) -> str:
-    """`{{ amount | money(currency) }}`: grouped thousands, the currency's decimals."""
-    return money.display(amount, currency)
+def money_filter(amount, currency: str | None = None, code: bool = True) -> str:
+    """`{{ amount | money(currency) }}`: grouped thousands, the currency's decimals (`code=False`: without the code)."""
+    return money.display(amount, currency, code=code)
 
 
 def case_value(value) -> str:

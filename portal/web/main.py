@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.edge import flash_draft_report
+from portal.edge import error_text, flash_draft_report
 from portal.errors import DomainError
 from portal.infra.unit_of_work import unit_of_work
 from portal.security import can
@@ -49,7 +49,7 @@ def draft_proformas():
         with unit_of_work():
             report = drafting.draft_period(period, prepared_by=current_user.email)
     except DomainError as exc:
-        flash(str(exc), "error")
+        flash(error_text(exc), "error")
         return redirect(url_for("main.dashboard"))
     flash_draft_report(period, report)
     return redirect(url_for("main.dashboard"))

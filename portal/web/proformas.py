@@ -18,7 +18,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from portal.edge import flash_draft_report
+from portal.edge import error_text, flash_draft_report
 from portal.errors import DomainError, ValidationError
 from portal.infra.unit_of_work import unit_of_work
 from portal.models.billing import PROFORMA_STATES
@@ -89,7 +89,7 @@ def draft():
         with unit_of_work():
             report = drafting.draft_period(period, prepared_by=current_user.email)
     except DomainError as exc:
-        flash(str(exc), "error")
+        flash(error_text(exc), "error")
         return redirect(url_for("proformas.index"))
     flash_draft_report(period, report)
     return redirect(url_for("proformas.index", period_from=period, period_to=period))

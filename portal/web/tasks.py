@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.edge import run_and_flash, safe_next
+from portal.edge import field_label, run_and_flash, safe_next
 from portal.errors import Conflict, ValidationError
 from portal.infra.unit_of_work import unit_of_work
 from portal.models.types import utcnow
@@ -100,7 +100,7 @@ def complete(task_id: int):
     except ValidationError as exc:
         labels = _labels(task_id)
         for field, message in exc.errors.items():
-            flash(f"{labels.get(field) or field.replace('_', ' ').capitalize()}: {message}", "danger")
+            flash(f"{field_label(field, labels)}: {message}", "danger")
         return detail(task_id, error=exc), 400
     except Conflict as exc:
         flash(str(exc), "warning")

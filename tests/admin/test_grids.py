@@ -91,7 +91,7 @@ def test_contract_ending_before_it_starts_names_valid_to(client, admin):
     customer = f.CustomerFactory()
     db.session.commit()
     response = post_form(client, "/admin/contracts/new/", contract_form(customer, valid_to="2025-12-31"))
-    assert "Valid to: must not be before valid_from" in page_text(response)
+    assert "Valid to: must not be before the start date (Valid from)" in page_text(response)
     assert count(Contract) == 0
 
 

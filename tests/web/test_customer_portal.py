@@ -150,3 +150,24 @@ def test_approval_e_mails_the_pdf_to_the_billing_contact(app, make_user):
     attachment = next(message.iter_attachments())
     assert attachment.get_filename() == f"{proforma.number}.pdf"
     assert attachment.get_content().startswith(b"%PDF")
+
+
+def test_the_customer_reads_amounts_with_separators_and_quantities_in_plain_digits(app, client, make_user):
+    """Raw Decimals showed a quantity of 10 as 1E+1, a 20 % rate as 2E+1 and 146913.00 JPY without grouping."""
+    deploy_approval_process()
+    contract = factories.ContractFactory(customer=factories.CustomerFactory(currency="JPY"), currency="JPY",
+                                         tax_rate=Decimal("20"))
+    factories.FixedLineFactory(contract=contract, description="Licences", quantity=Decimal("10"),
+                               unit_price=Decimal("12243"), tax_rate=Decimal("20"))
+    above_threshold = (*approval_steps(make_user), (make_user("finance_manager"), "approved"))
+    proforma = complete_steps(draft_for(contract), above_threshold)
+    login_as(app, client, make_user("customer", customer=contract.customer))
+    home = page_text(client.get("/portal/"))
+    assert "146,916 JPY" in home  # 10 x 12,243 = 122,430 + 20 % = 146,916
+    shown = page_text(client.get(f"/portal/proformas/{proforma.id}"))
+    row = re.search(r"Licences</td>(.*?)</tr>", shown).group(1)
+    assert re.findall(r'<td class="text-end[^"]*">([^<]*)</td>', row) == ["10", "12,243", "20", "122,430"]
+    assert "Total</th><td class=\"text-end fw-semibold\">146,916 JPY" in shown and "E+" not in shown
+    terms = page_text(client.get(f"/portal/contracts/{contract.id}"))
+    terms_row = re.search(r"Licences</td>(.*?)</tr>", terms).group(1)
+    assert re.findall(r'<td class="text-end">([^<]*)</td>', terms_row) == ["10", "12,243 JPY", "20"]

@@ -315,7 +315,7 @@ def _period(valid_from, valid_to) -> None:
     if valid_from is None:
         raise ValidationError("valid_from", "is required")
     if valid_to is not None and valid_to < valid_from:
-        raise ValidationError("valid_to", "must not be before valid_from")
+        raise ValidationError("valid_to", "must not be before the start date (Valid from)")
 
 
 _CHECKERS = {

@@ -114,7 +114,12 @@ def test_the_review_page_offers_editing_to_the_claimed_reviewer(app, client, rev
     assert db.session.get(Proforma, proforma.id).gross_total == Decimal("910.00")
     bad = client.post(f"/tasks/{task.id}/proforma/lines/new",
                       data={"csrf_token": token, "description": "Extra", "quantity": "0", "unit_price": "10"})
-    assert "quantity: must be greater than zero" in client.get(bad.headers["Location"]).get_data(as_text=True)
+    assert "Quantity: must be greater than zero" in client.get(bad.headers["Location"]).get_data(as_text=True)
+    negative = client.post(f"/tasks/{task.id}/proforma/lines/new",
+                           data={"csrf_token": token, "description": "", "quantity": "1", "unit_price": "-1"})
+    shown = client.get(negative.headers["Location"]).get_data(as_text=True)
+    assert "Description: is required; Unit price: must not be negative" in shown  # the fields in words
+    assert "unit_price:" not in shown
 
 
 # ---- found by the mutation run ---------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from portal.models import Customer, ExchangeRate, FixedLineItem
 from portal.services.masterdata import rules
 from tests.support import factories
 
+NEGATIVE = "must not be negative (a discount is a line of the kind Discount)"
+
 
 def customer(**fields) -> Customer:
     return Customer(**{"code": "ACME", "name": "Acme GmbH", "currency": "EUR", "billing_country": "DE", **fields})
@@ -100,7 +102,7 @@ def test_fixed_line_quantities_are_positive_at_most_a_million_with_4_decimals(qu
 @pytest.mark.no_db
 def test_a_negative_unit_price_on_a_fixed_line_item_is_refused():
     error = refusal(fixed_line(unit_price=Decimal("-5.00")))
-    assert (error.field, error.message) == ("unit_price", "must not be negative")
+    assert (error.field, error.message) == ("unit_price", NEGATIVE)
 
 
 @pytest.mark.no_db
@@ -124,7 +126,7 @@ def test_typed_quantities_are_parsed_strictly(raw, message):
 @pytest.mark.no_db
 @pytest.mark.parametrize(("raw", "message"), [
     ("0.001", "allows at most 2 decimal places"),
-    ("-0.01", "must not be negative"),
+    ("-0.01", NEGATIVE),
     ("1E+2", "“1E+2” is not a number (write digits, e.g. 1234.50)"),
 ])
 def test_typed_unit_prices_are_parsed_strictly(raw, message):
@@ -185,4 +187,4 @@ def test_a_stored_vat_id_is_checked_again_only_when_it_or_the_country_changes(ap
 @pytest.mark.no_db
 def test_column_limits_and_the_first_broken_rule_are_reported_together():
     error = refusal(fixed_line(description="d" * 301, unit_price=Decimal("-5.00")))
-    assert error.errors == {"description": "allows at most 300 characters", "unit_price": "must not be negative"}
+    assert error.errors == {"description": "allows at most 300 characters", "unit_price": NEGATIVE}
