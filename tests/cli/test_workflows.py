@@ -184,3 +184,19 @@ def test_tick_fires_due_timers_and_requeues_due_jobs(app, make_user):
     assert ok(app, "tick").strip() == "Fired 0 timer(s); queued 1 job(s) again."
     assert service_jobs.get(job.id).state == "done" and open_elements(fx_id) == ["check"]
     assert [e.details["attempt"] for e in events(fx_id, "service_task_run")] == [2]
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    (["fee=1e9"], "fee: “1e9” is not a number (write digits, e.g. 1234.50)"),
+    (["fee=0.001"], "fee: allows at most 2 decimal places"),
+    (["fee=10", "visits=2.5"], "visits: “2.5” is not a whole number"),
+    ([], "fee: is required"),
+])
+def test_the_cli_refuses_what_the_inbox_refuses_and_names_the_field(app, make_user, values, message):
+    clerk = make_user("accountant")
+    ok(app, "deploy", path("money_form.bpmn"))
+    row_id = started_id(ok(app, "start", "money_form"))
+    [record] = json.loads(ok(app, "tasks", "--json", "--instance", row_id))
+    refused = run(app, "complete", record["id"], "--as", clerk.email, *[part for v in values for part in ("--var", v)])
+    assert refused.exit_code == 1 and refused.stderr.strip() == f"Error: {message}"
+    assert open_task(row_id, "record").state == "open"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -190,7 +191,7 @@ def _typed(field: dict, raw):
         return parse(raw, field["id"], places=MONEY_PLACES if kind == "money" else None)
     try:
         if kind == "long":
-            return int(raw)
+            return _whole(raw)
         if kind == "boolean":
             return str(raw).lower() in ("1", "true", "on", "yes", "y")
         if kind == "date":
@@ -200,6 +201,17 @@ def _typed(field: dict, raw):
     if kind == "enum" and raw not in {o["id"] for o in field.get("options", [])}:
         raise ValidationError(field["id"], "choose one of the offered values")
     return raw
+
+
+def _whole(raw) -> int:
+    """A whole number as typed ("12") or given by the CLI (12, Decimal("12")); 2.5 is refused, never cut to 2."""
+    if isinstance(raw, bool):
+        raise ValueError(raw)
+    if isinstance(raw, Decimal) and raw == raw.to_integral_value():
+        return int(raw)
+    if isinstance(raw, int) or (isinstance(raw, str) and re.fullmatch(r"[+-]?\d+", raw)):
+        return int(raw)
+    raise ValueError(raw)
 
 
 _KIND_NAMES = {"long": "a whole number", "date": "a date (YYYY-MM-DD)"}
