@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import urllib.parse
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -44,6 +45,8 @@ DEFAULTS = {
     "SMTP_URL": None,  # e.g. smtp://user:pass@host:587?starttls=1; `make run` uses a local debugging server
     # Drafting fetches the call-logging data of this many contracts side by side (network waits, not CPU).
     "CALLLOG_FETCH_WORKERS": 8,
+    # Official rate files fetched every hour by `flask scheduler`: "ecb=https://...,cbr=https://..."; none by default.
+    "RATE_FEEDS": "",
     "PERMANENT_SESSION_LIFETIME": timedelta(minutes=30),
     "SESSION_REFRESH_EACH_REQUEST": True,
     "SESSION_COOKIE_HTTPONLY": True,
@@ -73,7 +76,8 @@ SELLER_KEYS = ("SELLER_NAME", "SELLER_VAT_ID", "SELLER_STREET", "SELLER_CITY", "
 DEMO_SELLER_IDENTITY = ("SELLER_NAME", "SELLER_VAT_ID", "SELLER_EMAIL", "SELLER_IBAN")
 # Environment variables read as configuration, by name; DATABASE_URL is handled apart.
 ENV_KEYS = ("SECRET_KEY", "ENCRYPTION_KEY", "REDIS_URL", "LEDGERFLOW_ENV", "BASE_CURRENCY", "SMTP_URL",
-            *SELLER_KEYS, "CALLLOG_FETCH_WORKERS", "DEFAULT_TIME_ZONE")
+            *SELLER_KEYS, "CALLLOG_FETCH_WORKERS", "DEFAULT_TIME_ZONE", "RATE_FEEDS")
+RATE_FEED_SOURCES = ("ecb", "cbr")
 
 
 def build_config(instance_path: str, overrides: dict | None) -> dict:
@@ -119,6 +123,7 @@ def check_environment(config: dict) -> None:
         raise ConfigError(f"SELLER_COUNTRY must be a two-letter code such as DE, not {config.get('SELLER_COUNTRY')!r}")
     check_seller_account(config)
     check_time_zone(config)
+    config["RATE_FEEDS"] = rate_feeds(config.get("RATE_FEEDS"), https_only=env not in RELAXED_ENVIRONMENTS)
     if env not in RELAXED_ENVIRONMENTS and not config.get("SECRET_KEY"):
         raise ConfigError(
             "SECRET_KEY is not set. Set it in the environment (for example "
@@ -130,6 +135,26 @@ def check_environment(config: dict) -> None:
         if demo:
             raise ConfigError(f"the demo company's values are still set for {', '.join(demo)}; production documents "
                               "name the real seller: set them in the environment.")
+
+
+def rate_feeds(value, *, https_only: bool) -> dict[str, str]:
+    """RATE_FEEDS ("ecb=https://...,cbr=https://...") as source -> URL; plain HTTP only in development and tests."""
+    if isinstance(value, dict):
+        entries = list(value.items())
+    else:
+        entries = [entry.partition("=")[::2] for entry in str(value or "").split(",") if entry.strip()]
+    feeds = {}
+    for source, url in entries:
+        source, url = source.strip(), url.strip()
+        if source not in RATE_FEED_SOURCES:
+            raise ConfigError(f"RATE_FEEDS: {source!r} is not one of {', '.join(RATE_FEED_SOURCES)} (write ecb=URL)")
+        parts = urllib.parse.urlsplit(url)
+        schemes = ("https",) if https_only else ("https", "http")
+        if parts.scheme not in schemes or not parts.hostname or parts.username or parts.password:
+            raise ConfigError(f"RATE_FEEDS: the {source} URL must be {' or '.join(schemes)} with a host and no "
+                              f"credentials, not {url!r}")
+        feeds[source] = url
+    return feeds
 
 
 def check_seller_account(config: dict) -> None:

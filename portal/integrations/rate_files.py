@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
+import requests
 from lxml import etree
+
+from portal.integrations import http
 
 MAX_FILE_BYTES = 50 * 1024 * 1024  # the ECB's whole history since 1999 is about 2 MB unzipped
 SOURCES = ("ecb", "cbr")
@@ -58,6 +61,29 @@ def read(content: bytes, source: str | None = None, name: str = "") -> RateFile:
     if source == "cbr":
         raise RateFileError(f"{name or 'file'}: the Bank of Russia publishes XML, this is not XML")
     return _ecb_csv(content, name)
+
+
+def fetch(url: str, *, timeout: float = 30.0) -> bytes:
+    """GET a rate file from its publisher (retried while busy, its origin only, at most MAX_FILE_BYTES)."""
+    label = http.url_label(url)
+    try:
+        with http.session(url, label=f"rates {label}", timeout=timeout, schemes=("https", "http")) as web, \
+                web.get(url, stream=True) as response:
+            if response.status_code != 200:
+                raise RateFileError(f"{label}: the publisher answered HTTP {response.status_code}")
+            return _bounded(response, label)
+    except (requests.RequestException, http.RefusedURL) as exc:
+        raise RateFileError(f"{label}: {http.reason(exc)}") from None
+
+
+def _bounded(response, label: str) -> bytes:
+    chunks, size = [], 0
+    for chunk in response.iter_content(64 * 1024):
+        size += len(chunk)
+        if size > MAX_FILE_BYTES:
+            raise RateFileError(f"{label}: larger than {_limit()}")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _limit() -> str:

@@ -24,6 +24,8 @@ class Periodic:
 
 PERIODIC = (
     Periodic("workflow sweep: due timers and retries", "portal.jobs.workflow.sweep", 10),
+    # The ECB publishes once a working day around 16:00 CET, the Bank of Russia once a day: hourly catches both.
+    Periodic("exchange rates from RATE_FEEDS", "portal.jobs.rates.fetch", 3600),
 )
 
 

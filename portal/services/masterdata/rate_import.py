@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from portal import settings
 from portal.errors import ValidationError
 from portal.extensions import db
 from portal.integrations import rate_files
@@ -79,3 +80,15 @@ def _store(report: RateImport, currency: str, day: date, cross: Decimal) -> None
     else:
         existing.rate = rate  # the documents keep the rate they were booked at; this changes only later lookups
         report.updated += 1
+
+
+def fetch_feeds(feeds: dict[str, str] | None = None, fetch=rate_files.fetch) -> dict[str, dict | str]:
+    """Fetch and import each configured feed (RATE_FEEDS); one that fails is reported and the others still go in."""
+    results: dict[str, dict | str] = {}
+    for source, url in (settings.config()["RATE_FEEDS"] if feeds is None else feeds).items():
+        try:
+            with db.session.begin_nested():
+                results[source] = import_rates(fetch(url), source, url).as_dict()
+        except (ValidationError, rate_files.RateFileError) as exc:
+            results[source] = f"failed: {exc}"
+    return results
