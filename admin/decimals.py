@@ -18,6 +18,7 @@ from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.model.filters import convert
 from flask_admin.model.form import converts
 from wtforms.fields import DecimalField
+from wtforms.validators import Length
 
 from portal.errors import ValidationError
 from portal.money import parse
@@ -107,7 +108,15 @@ class PlainDecimalField(DecimalField):
 
 
 class ExactDecimalForms(AdminModelConverter):
-    """Decimal form fields for the exact money and rate columns."""
+    """Decimal form fields for the exact money and rate columns; text limits worded like the domain rules'."""
+
+    @classmethod
+    def _string_common(cls, column, field_args, **extra) -> None:
+        super()._string_common(column=column, field_args=field_args, **extra)
+        field_args["validators"] = [
+            Length(max=rule.max, message=f"allows at most {rule.max} characters")
+            if isinstance(rule, Length) and rule.max and rule.max > 0 and rule.min < 0 else rule
+            for rule in field_args["validators"]]
 
     @converts("ExactDecimal")
     def conv_exact_decimal(self, column, field_args, **extra):

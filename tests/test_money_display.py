@@ -32,9 +32,10 @@ def test_display_refuses_a_float_like_every_money_path():
         money.display(0.1)
 
 
+# A stored (UTC) moment reads in the default time zone, Europe/Berlin, in the tests.
 @pytest.mark.parametrize(("value", "shown"), [
     (True, "Yes"), (False, "No"), (None, "—"), ("", "—"), (Decimal("8455.00"), "8,455.00"), (12345, "12345"),
-    (datetime(2026, 11, 5, 14, 7, 33), "2026-11-05 14:07"), (date(2026, 11, 5), "2026-11-05"),
+    (datetime(2026, 11, 5, 14, 7, 33), "2026-11-05 15:07"), (date(2026, 11, 5), "2026-11-05"),
     ({"b": 1, "a": "ü"}, '{"b": 1, "a": "ü"}'), ("<b>", "<b>"),
 ])
 def test_case_values_read_as_words_and_grouped_numbers(value, shown):

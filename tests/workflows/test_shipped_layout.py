@@ -250,6 +250,23 @@ def right_to_left(diagram: Diagram) -> list[str]:
     return problems
 
 
+def crossing_edges(diagram: Diagram) -> list[str]:
+    """Pairs of edges whose segments cross (touching at a shared point, as at a gateway, is not crossing)."""
+    pieces = [(flow, segment) for flow, edges in diagram.edges.items() for points in edges
+              for segment in segments(points)]
+    found = {tuple(sorted((one, other))) for (one, a), (other, b) in itertools.combinations(pieces, 2)
+             if one != other and _cross(a, b)}
+    return [f"{one} crosses {other}" for one, other in sorted(found)]
+
+
+def _cross(a, b) -> bool:
+    def side(p, q, r) -> int:
+        turn = (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+        return (turn > 0) - (turn < 0)
+
+    return side(*a, b[0]) * side(*a, b[1]) < 0 and side(*b, a[0]) * side(*b, a[1]) < 0
+
+
 CHECKS = [missing_or_doubled, overlapping_shapes, detached_boundary_events, loose_edge_ends, edges_through_shapes,
           slanted_segments, negative_coordinates, right_to_left]
 
@@ -265,6 +282,11 @@ def test_the_shipped_diagrams_are_found():
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda path: path.name)
 def test_shipped_diagram_layout(path: Path, check):
     assert check(read_diagram(path.read_bytes())) == []
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda path: path.name)
+def test_no_two_edges_of_a_shipped_diagram_cross(path: Path):
+    assert crossing_edges(read_diagram(path.read_bytes())) == []
 
 
 # ------------------------------------------------------------------------------------------------ the checker itself
@@ -341,6 +363,13 @@ def test_every_check_is_tried_on_the_messy_diagram():
 @pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__)
 def test_each_check_finds_its_problem_in_a_messy_diagram(check):
     assert check(MESSY) == MESSY_FINDINGS[check]
+
+
+def test_crossing_edges_are_found_and_edges_meeting_at_a_point_are_not():
+    assert crossing_edges(TIDY) == []
+    crossed = _diagram(_edge("f1", (100, 120), (300, 120)), _edge("f2", (200, 60), (200, 200)),
+                       _edge("f3", (300, 120), (300, 200)), _edge("f4", (100, 120), (100, 40)))
+    assert crossing_edges(crossed) == ["f1 crosses f2"]  # f3 and f4 only touch f1 at its ends
 
 
 def test_the_geometry_helpers():

@@ -106,10 +106,16 @@ def reassign(task_id: int, manager: User, assignee_email: str) -> HumanTask:
     return task
 
 
+COMMENT_LENGTH = 4000  # a case note, not a document: what is longer belongs in an attachment
+
+
 def comment(task_id: int, user: User, body: str) -> TaskComment:
+    """Add a comment to the task's case (every later task of the case shows it)."""
     task = visible(task_id, user)
     if not (body or "").strip():
         raise ValidationError("comment", "write something first")
+    if len(body.strip()) > COMMENT_LENGTH:
+        raise ValidationError("comment", f"allows at most {COMMENT_LENGTH:,} characters")
     note = TaskComment(task=task, author=user.email, body=body.strip())
     db.session.add(note)
     db.session.flush()

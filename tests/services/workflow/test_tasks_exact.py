@@ -219,3 +219,14 @@ def test_an_outcome_the_task_does_not_offer_is_refused_naming_the_outcome_field(
 def test_the_outcome_chosen_is_handed_to_the_process_with_the_typed_form_values(review):
     # kills completion_values 17, 18, 19
     assert tasks.completion_values(review, {"hours": "2"}, "approved") == {"hours": 2, "outcome": "approved"}
+
+
+def test_a_comment_longer_than_the_limit_is_refused_whole(review, make_user):
+    from portal.models import TaskComment
+
+    reviewer = make_user("reviewer")
+    with pytest.raises(ValidationError) as refused:
+        tasks.comment(review.id, reviewer, "x" * 4001)
+    assert refused.value.errors == {"comment": "allows at most 4,000 characters"}
+    assert tasks.comment(review.id, reviewer, "y" * 4000).body == "y" * 4000
+    assert db.session.query(TaskComment).count() == 1
