@@ -1,0 +1,184 @@
+"""ISO 20022 bank-to-customer statements (camt.053.001.02 to .08) read into transactions: one per transaction
+detail of each entry, so a batched entry becomes its several payments. Plain data in and out: no database.
+
+Versions differ in a few places, each handled here: the entry status is text up to .03 and `<Sts><Cd>` from .04;
+a detail's amount is `AmtDtls/TxAmt/Amt` (all versions) or `Amt` (from .04); a party is `Dbtr/Nm` up to .07 and
+`Dbtr/Pty/Nm` in .08; dates are `Dt` or `DtTm`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from lxml import etree
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+NAMESPACE = re.compile(r"^urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.0([2-8])$")
+CREDIT, DEBIT = "credit", "debit"
+
+
+class BankFileError(ValueError):
+    """The file cannot be read as a statement; the message names the line and the element."""
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """One movement on the account: money in (credit) or out (debit), amount always positive."""
+
+    statement: str  # Stmt/Id
+    account_iban: str  # the statement's account
+    direction: str  # credit | debit
+    amount: Decimal
+    currency: str
+    booking_date: date | None
+    value_date: date | None
+    status: str  # BOOK, PDNG, INFO
+    bank_reference: str  # AcctSvcrRef of the detail, else of the entry, else NtryRef
+    end_to_end_id: str
+    counterparty_name: str  # the debtor of a credit, the creditor of a debit
+    counterparty_iban: str
+    text: str  # remittance information (unstructured, then structured references), else additional info
+    where: str  # "line 42: Stmt 1, Ntry 3, TxDtls 2"
+
+
+def read(content: bytes, name: str = "") -> list[Transaction]:
+    """Every transaction of every statement in the file; BankFileError names what cannot be read."""
+    label = name or "file"
+    if len(content) > MAX_FILE_BYTES:
+        raise BankFileError(f"{label}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    try:
+        root = etree.fromstring(content, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise BankFileError(f"{label}: not well-formed XML ({exc})") from None
+    namespace = etree.QName(root).namespace or ""
+    if etree.QName(root).localname != "Document" or not NAMESPACE.match(namespace):
+        raise BankFileError(f"{label}: not a camt.053 statement (version 001.02 to 001.08): root "
+                            f"{etree.QName(root).localname} in {namespace or 'no namespace'}")
+    ns = {"c": namespace}
+    statements = root.findall("c:BkToCstmrStmt/c:Stmt", ns)
+    if not statements:
+        raise BankFileError(f"{label}: line {root.sourceline}: no BkToCstmrStmt/Stmt element")
+    found = []
+    for number, statement in enumerate(statements, start=1):
+        found += _statement(statement, number, ns)
+    return found
+
+
+def _statement(statement, number: int, ns: dict) -> list[Transaction]:
+    where = f"line {statement.sourceline}: Stmt {number}"
+    identifier = _text(statement, "c:Id", ns)
+    iban = _text(statement, "c:Acct/c:Id/c:IBAN", ns) or _text(statement, "c:Acct/c:Id/c:Othr/c:Id", ns)
+    if not iban:
+        raise BankFileError(f"{where}: Acct/Id: the account has no IBAN or other id")
+    found = []
+    for index, entry in enumerate(statement.findall("c:Ntry", ns), start=1):
+        found += _entry(entry, f"Stmt {number}, Ntry {index}", identifier, iban, ns)
+    return found
+
+
+def _entry(entry, place: str, statement: str, iban: str, ns: dict) -> list[Transaction]:
+    where = f"line {entry.sourceline}: {place}"
+    amount, currency = _amount(entry.find("c:Amt", ns), f"{where}: Amt")
+    direction = _direction(_text(entry, "c:CdtDbtInd", ns), f"{where}: CdtDbtInd")
+    status = _text(entry, "c:Sts/c:Cd", ns) or _text(entry, "c:Sts", ns)
+    booked = _date(entry.find("c:BookgDt", ns), ns, f"{where}: BookgDt")
+    valued = _date(entry.find("c:ValDt", ns), ns, f"{where}: ValDt")
+    reference = _text(entry, "c:AcctSvcrRef", ns) or _text(entry, "c:NtryRef", ns)
+    details = entry.findall("c:NtryDtls/c:TxDtls", ns)
+    shared = {"statement": statement, "account_iban": iban, "currency": currency, "booking_date": booked,
+              "value_date": valued, "status": status}
+    if not details:
+        return [Transaction(**shared, direction=direction, amount=amount, bank_reference=reference, end_to_end_id="",
+                            counterparty_name="", counterparty_iban="",
+                            text=_text(entry, "c:AddtlNtryInf", ns), where=where)]
+    found = [_detail(detail, f"{place}, TxDtls {index}", shared, direction, reference, amount, len(details), entry, ns)
+             for index, detail in enumerate(details, start=1)]
+    total = sum((item.amount for item in found), Decimal(0))
+    if len(found) > 1 and total != amount:
+        raise BankFileError(f"{where}: the {len(found)} TxDtls amounts add up to {total}, the entry's Amt is {amount}")
+    return found
+
+
+def _detail(detail, place: str, shared: dict, direction: str, reference: str, entry_amount: Decimal, count: int,
+            entry, ns: dict) -> Transaction:
+    where = f"line {detail.sourceline}: {place}"
+    amount_element = detail.find("c:AmtDtls/c:TxAmt/c:Amt", ns)
+    if amount_element is None:
+        amount_element = detail.find("c:Amt", ns)
+    if amount_element is None and count > 1:
+        raise BankFileError(f"{where}: Amt: a batched entry needs each detail's amount")
+    amount = entry_amount
+    if amount_element is not None:
+        amount, currency = _amount(amount_element, f"{where}: Amt")
+        if currency != shared["currency"]:
+            raise BankFileError(f"{where}: Amt: currency {currency} differs from the entry's {shared['currency']}")
+    own_direction = _text(detail, "c:CdtDbtInd", ns)
+    if own_direction:
+        direction = _direction(own_direction, f"{where}: CdtDbtInd")
+    party, account = ("Dbtr", "DbtrAcct") if direction == CREDIT else ("Cdtr", "CdtrAcct")
+    name = _text(detail, f"c:RltdPties/c:{party}/c:Pty/c:Nm", ns) or _text(detail, f"c:RltdPties/c:{party}/c:Nm", ns)
+    counter_iban = _text(detail, f"c:RltdPties/c:{account}/c:Id/c:IBAN", ns)
+    return Transaction(**shared, direction=direction, amount=amount,
+                       bank_reference=_text(detail, "c:Refs/c:AcctSvcrRef", ns) or reference,
+                       end_to_end_id=_end_to_end(detail, ns), counterparty_name=name,
+                       counterparty_iban=counter_iban.replace(" ", "").upper(),
+                       text=_remittance(detail, ns) or _text(entry, "c:AddtlNtryInf", ns), where=where)
+
+
+def _end_to_end(detail, ns: dict) -> str:
+    value = _text(detail, "c:Refs/c:EndToEndId", ns)
+    return "" if value == "NOTPROVIDED" else value
+
+
+def _remittance(detail, ns: dict) -> str:
+    parts = [" ".join((node.text or "").split()) for node in detail.findall("c:RmtInf/c:Ustrd", ns)]
+    parts += [" ".join((node.text or "").split())
+              for node in detail.findall("c:RmtInf/c:Strd/c:CdtrRefInf/c:Ref", ns)]
+    return " ".join(part for part in parts if part)
+
+
+def _text(node, path: str, ns: dict) -> str:
+    found = node.find(path, ns)
+    return " ".join((found.text or "").split()) if found is not None else ""
+
+
+def _amount(node, where: str) -> tuple[Decimal, str]:
+    if node is None:
+        raise BankFileError(f"{where}: missing")
+    raw = (node.text or "").strip()
+    currency = (node.get("Ccy") or "").strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise BankFileError(f"{where}: Ccy {node.get('Ccy')!r} is not a three-letter currency code")
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise BankFileError(f"{where}: {raw!r} is not an amount") from None
+    if not re.fullmatch(r"\d{1,18}(\.\d{1,5})?", raw) or value <= 0:
+        raise BankFileError(f"{where}: {raw!r} is not an amount above zero (digits and a dot)")
+    return value, currency
+
+
+def _direction(code: str, where: str) -> str:
+    if code == "CRDT":
+        return CREDIT
+    if code == "DBIT":
+        return DEBIT
+    raise BankFileError(f"{where}: {code!r} is neither CRDT nor DBIT")
+
+
+def _date(node, ns: dict, where: str) -> date | None:
+    if node is None:
+        return None
+    day, moment = _text(node, "c:Dt", ns), _text(node, "c:DtTm", ns)
+    try:
+        if day:
+            return date.fromisoformat(day)
+        if moment:
+            return datetime.fromisoformat(moment.replace("Z", "+00:00")).date()
+    except ValueError:
+        raise BankFileError(f"{where}: {(day or moment)!r} is not a date") from None
+    raise BankFileError(f"{where}: neither Dt nor DtTm")
