@@ -9,39 +9,15 @@ a detail's amount is `AmtDtls/TxAmt/Amt` (all versions) or `Amt` (from .04); a p
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-MAX_FILE_BYTES = 50 * 1024 * 1024
+from portal.integrations.bank_transactions import CREDIT, DEBIT, MAX_FILE_BYTES, BankFileError, Transaction
+
 NAMESPACE = re.compile(r"^urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.0([2-8])$")
-CREDIT, DEBIT = "credit", "debit"
-
-
-class BankFileError(ValueError):
-    """The file cannot be read as a statement; the message names the line and the element."""
-
-
-@dataclass(frozen=True)
-class Transaction:
-    """One movement on the account: money in (credit) or out (debit), amount always positive."""
-
-    statement: str  # Stmt/Id
-    account_iban: str  # the statement's account
-    direction: str  # credit | debit
-    amount: Decimal
-    currency: str
-    booking_date: date | None
-    value_date: date | None
-    status: str  # BOOK, PDNG, INFO
-    bank_reference: str  # AcctSvcrRef of the detail, else of the entry, else NtryRef
-    end_to_end_id: str
-    counterparty_name: str  # the debtor of a credit, the creditor of a debit
-    counterparty_iban: str
-    text: str  # remittance information (unstructured, then structured references), else additional info
-    where: str  # "line 42: Stmt 1, Ntry 3, TxDtls 2"
+__all__ = ["CREDIT", "DEBIT", "BankFileError", "Transaction", "read"]
 
 
 def read(content: bytes, name: str = "") -> list[Transaction]:
