@@ -76,7 +76,8 @@ def local_minute(view, value: datetime, name: str) -> str:
 # Words read letter by letter, wherever they appear in a column name, and words spelled out.
 ACRONYMS = {"vat": "VAT", "id": "ID", "url": "URL", "sap": "SAP", "csv": "CSV", "ip": "IP", "pdf": "PDF",
             "html": "HTML", "ubl": "UBL", "idoc": "IDoc", "iso": "ISO", "fx": "FX", "oauth": "OAuth", "sftp": "SFTP",
-            "https": "HTTPS", "smtp": "SMTP", "totp": "TOTP", "bpmn": "BPMN", "xml": "XML", "ca": "CA"}
+            "https": "HTTPS", "smtp": "SMTP", "totp": "TOTP", "bpmn": "BPMN", "xml": "XML", "ca": "CA",
+            "iban": "IBAN", "bic": "BIC"}
 SPELLED_OUT = {"calllog": "call-logging"}
 # Where a grid's column names come from, besides the model's own attributes.
 NAMED_COLUMNS = ("column_list", "column_filters", "column_searchable_list", "column_details_list",

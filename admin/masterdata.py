@@ -7,7 +7,16 @@ from wtforms.validators import ValidationError as FieldError
 
 from admin.base import SecuredModelView
 from portal.exports.sap_csv import DECIMAL_SEPARATORS, DELIMITERS
-from portal.models import Contract, Customer, CustomerContact, FixedLineItem, Project, RateCard, RateCardItem
+from portal.models import (
+    Contract,
+    Customer,
+    CustomerBankAccount,
+    CustomerContact,
+    FixedLineItem,
+    Project,
+    RateCard,
+    RateCardItem,
+)
 from portal.models.contract import BILLING_CYCLES, DOCUMENT_FORMATS, FIXED_LINE_KINDS, TAX_RULES, UPLOAD_CHANNELS
 from portal.models.customer import CALLLOG_AUTH, CONTACT_KINDS
 from portal.models.rates import RATE_ITEM_KINDS
@@ -32,7 +41,8 @@ class CustomerView(SecuredModelView):
         "new_calllog_secret": PasswordField("Call-logging password / client secret (blank keeps the stored one)"),
         "new_calllog_client_secret": PasswordField("OAuth client secret for the password grant (blank keeps it)"),
     }
-    inline_models = ((CustomerContact, {"form_choices": {"kind": choices(CONTACT_KINDS)}}),)
+    inline_models = ((CustomerContact, {"form_choices": {"kind": choices(CONTACT_KINDS)}}),
+                     (CustomerBankAccount, {"column_labels": {"holder": "Account holder"}}))
 
     def on_model_change(self, form, model, is_created):
         for field, attribute in (("new_calllog_secret", "calllog_secret"),

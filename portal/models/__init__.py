@@ -10,7 +10,7 @@ from portal.models.billing import (
     UploadReceipt,
 )
 from portal.models.contract import Contract, FixedLineItem, Project, ProjectDocument
-from portal.models.customer import Customer, CustomerContact
+from portal.models.customer import Customer, CustomerBankAccount, CustomerContact
 from portal.models.documents import DocumentTemplate
 from portal.models.rates import ExchangeRate, RateCard, RateCardItem
 from portal.models.receivables import DocumentSequence
@@ -29,6 +29,7 @@ __all__ = [
     "AuditEvent",
     "Contract",
     "Customer",
+    "CustomerBankAccount",
     "CustomerContact",
     "DocumentSequence",
     "DocumentTemplate",

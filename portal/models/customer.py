@@ -41,6 +41,8 @@ class Customer(db.Model):
     created_at = mapped_column(Timestamp(), default=utcnow)
 
     contacts = relationship("CustomerContact", back_populates="customer", cascade="all, delete-orphan")
+    # The accounts the customer pays from: an incoming payment is matched to its customer by the payer's IBAN.
+    bank_accounts = relationship("CustomerBankAccount", back_populates="customer", cascade="all, delete-orphan")
     contracts = relationship("Contract", back_populates="customer")
     users = relationship("User", back_populates="customer")
 
@@ -67,3 +69,21 @@ class CustomerContact(db.Model):
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
+
+
+class CustomerBankAccount(db.Model):
+    """An account a customer pays from; an IBAN belongs to one customer, kept compact (no spaces, upper case)."""
+
+    __tablename__ = "customer_bank_accounts"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    iban: Mapped[str] = mapped_column(String(34), unique=True)
+    bic: Mapped[str] = mapped_column(String(11), default="")
+    holder: Mapped[str] = mapped_column(String(140), default="")
+
+    customer = relationship(Customer, back_populates="bank_accounts")
+
+    def __str__(self) -> str:
+        return self.iban

@@ -11,7 +11,7 @@ from sqlalchemy import String, inspect, select
 
 from admin import base
 from portal.extensions import db
-from portal.models import Contract, Customer, ExchangeRate, FixedLineItem, User
+from portal.models import Contract, Customer, CustomerBankAccount, ExchangeRate, FixedLineItem, User
 from tests.support import factories as f
 from tests.support.rows import count
 from tests.support.web import page_text, post_form
@@ -252,3 +252,37 @@ def test_an_administrator_sets_a_users_time_zone_and_only_known_zones(client, ad
     assert refused.status_code == 200 and "Not a valid choice" in page_text(refused)
     db.session.expire_all()
     assert db.session.get(User, user.id).time_zone == "Asia/Tokyo"
+
+
+# ---------------------------------------------------------------- the customer's bank accounts
+
+def with_account(iban: str, bic: str = "", **overrides) -> dict:
+    return {**customer_form(**overrides), "bank_accounts-0-iban": iban, "bank_accounts-0-bic": bic,
+            "bank_accounts-0-holder": "Acme GmbH"}
+
+
+def test_a_customers_iban_and_bic_are_checked_and_kept_compact(client, admin):
+    response = post_form(client, "/admin/customers/new/", with_account("de89 3704 0044 0532 0130 00", "cobadeffxxx"))
+    assert response.status_code == 302
+    account = db.session.scalar(select(CustomerBankAccount))
+    assert (account.iban, account.bic, account.holder) == ("DE89370400440532013000", "COBADEFFXXX", "Acme GmbH")
+
+
+@pytest.mark.parametrize(("iban", "bic", "message"), [
+    ("DE89370400440532013001", "", "IBAN: 'DE89370400440532013001' is not a valid IBAN (The number's checksum or "
+                                   "check digit is invalid.)"),
+    ("XX89370400440532013000", "", "IBAN: 'XX89370400440532013000' is not a valid IBAN"),
+    ("DE89370400440532013000", "COBA", "BIC: 'COBA' is not a valid BIC"),
+])
+def test_a_bad_iban_or_bic_names_the_field_and_saves_nothing(client, admin, iban, bic, message):
+    page = page_text(post_form(client, "/admin/customers/new/", with_account(iban, bic)))
+    assert message in page
+    assert count(Customer) == 0 and count(CustomerBankAccount) == 0
+
+
+def test_an_iban_belongs_to_one_customer(client, admin):
+    assert post_form(client, "/admin/customers/new/", with_account("DE89370400440532013000")).status_code == 302
+    page = page_text(post_form(client, "/admin/customers/new/", with_account("DE89370400440532013000", code="OTHER",
+                                                                              name="Other GmbH")))
+    assert "A customer with this IBAN already exists." in page and "Failed to create record" not in page
+    assert count(CustomerBankAccount) == 1

@@ -8,7 +8,9 @@ from urllib.parse import urlparse
 
 from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy import inspect as sa_inspect
+from stdnum import bic as bic_number
 from stdnum import get_cc_module
+from stdnum import iban as iban_number
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as NumberError
 
@@ -17,6 +19,7 @@ from portal.integrations import uploads
 from portal.models import (
     Contract,
     Customer,
+    CustomerBankAccount,
     CustomerContact,
     ExchangeRate,
     FixedLineItem,
@@ -215,6 +218,19 @@ def _contact(c: CustomerContact) -> None:
         raise ValidationError("email", "not an e-mail address")
 
 
+def _bank_account(account: CustomerBankAccount) -> None:
+    """The IBAN's country format and checksum, the BIC's format (python-stdnum); both kept compact."""
+    try:
+        account.iban = iban_number.validate(account.iban or "")
+    except NumberError as exc:
+        raise ValidationError("iban", f"{account.iban or ''!r} is not a valid IBAN ({exc})") from None
+    if account.bic:
+        try:
+            account.bic = bic_number.validate(account.bic)
+        except NumberError as exc:
+            raise ValidationError("bic", f"{account.bic!r} is not a valid BIC ({exc})") from None
+
+
 def _contract(c: Contract) -> None:
     _code("number", c.number)
     _currency("currency", c.currency)
@@ -321,6 +337,7 @@ def _period(valid_from, valid_to) -> None:
 _CHECKERS = {
     Customer: _customer,
     CustomerContact: _contact,
+    CustomerBankAccount: _bank_account,
     Contract: _contract,
     FixedLineItem: _fixed_line,
     RateCard: _rate_card,
