@@ -45,14 +45,22 @@ def import_rates(content: bytes, source: str | None = None, name: str = "") -> R
         raise ValidationError("file", str(exc)) from None
     base = fx.base_currency()
     report = RateImport(rate_file.source, base, rate_file.days)
+    stored = _stored(rate_file.source, report.days)
     for day, values in _by_day(rate_file).items():
         if base not in values:
             raise ValidationError("file", f"{name or 'file'}: {day.isoformat()} has no {base} rate, so nothing can "
                                           f"be converted into the base currency {base}")
         for currency, value in sorted(values.items()):
             if currency != base:
-                _store(report, currency, day, value / values[base])
+                _store(report, stored, currency, day, value / values[base])
     return report
+
+
+def _stored(source: str, days: list[date]) -> dict[tuple[str, date], ExchangeRate]:
+    """The source's rows of the file's days, read once (the ECB's history holds some 200,000 rates)."""
+    rows = db.session.scalars(select(ExchangeRate).where(
+        ExchangeRate.source == source, ExchangeRate.rate_date.between(days[0], days[-1])))
+    return {(row.currency, row.rate_date): row for row in rows}
 
 
 def _by_day(rate_file: rate_files.RateFile) -> dict[date, dict[str, Decimal]]:
@@ -63,15 +71,14 @@ def _by_day(rate_file: rate_files.RateFile) -> dict[date, dict[str, Decimal]]:
     return dict(sorted(days.items()))
 
 
-def _store(report: RateImport, currency: str, day: date, cross: Decimal) -> None:
+def _store(report: RateImport, stored: dict, currency: str, day: date, cross: Decimal) -> None:
     rate = quantize_rate(cross)
     try:
         rules.check_rate("rate", rate)
     except ValidationError as exc:
         report.skipped[f"{currency} {day.isoformat()}"] = f"the cross rate {cross:.12g} {exc.message} at 8 decimals"
         return
-    existing = db.session.scalar(select(ExchangeRate).where(
-        ExchangeRate.currency == currency, ExchangeRate.rate_date == day, ExchangeRate.source == report.source))
+    existing = stored.get((currency, day))
     if existing is None:
         db.session.add(ExchangeRate(currency=currency, rate_date=day, rate=rate, source=report.source))
         report.created += 1
