@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-MAX_FILE_BYTES = 50 * 1024 * 1024
 CREDIT, DEBIT = "credit", "debit"
 
 

@@ -14,7 +14,8 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from portal.integrations.bank_transactions import CREDIT, DEBIT, MAX_FILE_BYTES, BankFileError, Transaction
+from portal.integrations import untrusted
+from portal.integrations.bank_transactions import CREDIT, DEBIT, BankFileError, Transaction
 
 NAMESPACE = re.compile(r"^urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.0([2-8])$")
 __all__ = ["CREDIT", "DEBIT", "BankFileError", "Transaction", "read"]
@@ -23,13 +24,8 @@ __all__ = ["CREDIT", "DEBIT", "BankFileError", "Transaction", "read"]
 def read(content: bytes, name: str = "") -> list[Transaction]:
     """Every transaction of every statement in the file; BankFileError names what cannot be read."""
     label = name or "file"
-    if len(content) > MAX_FILE_BYTES:
-        raise BankFileError(f"{label}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-    try:
-        root = etree.fromstring(content, parser=parser)
-    except etree.XMLSyntaxError as exc:
-        raise BankFileError(f"{label}: not well-formed XML ({exc})") from None
+    untrusted.check_size(len(content), label, BankFileError)
+    root = untrusted.parse_xml(content, label, BankFileError)
     namespace = etree.QName(root).namespace or ""
     if etree.QName(root).localname != "Document" or not NAMESPACE.match(namespace):
         raise BankFileError(f"{label}: not a camt.053 statement (version 001.02 to 001.08): root "

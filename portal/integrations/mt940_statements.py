@@ -9,7 +9,8 @@ from decimal import Decimal
 
 import mt940
 
-from portal.integrations.bank_transactions import CREDIT, DEBIT, MAX_FILE_BYTES, BankFileError, Transaction
+from portal.integrations import untrusted
+from portal.integrations.bank_transactions import CREDIT, DEBIT, BankFileError, Transaction
 
 # ":61:" mark -> direction: a reversal of a credit (RC) takes money out, a reversal of a debit (RD) brings it in.
 DIRECTIONS = {"C": CREDIT, "D": DEBIT, "RC": DEBIT, "RD": CREDIT}
@@ -19,8 +20,7 @@ OPTIONS = mt940.Options.all()  # the package's fixes (?31 as the applicant's IBA
 def read(content: bytes, name: str = "") -> list[Transaction]:
     """Every transaction of every statement in the file; BankFileError names what cannot be read."""
     label = name or "file"
-    if len(content) > MAX_FILE_BYTES:
-        raise BankFileError(f"{label}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    untrusted.check_size(len(content), label, BankFileError)
     text = _decoded(content)
     if not re.search(r"(?m)^:20:", text):
         raise BankFileError(f"{label}: not an MT940 statement (no :20: line)")

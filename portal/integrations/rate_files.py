@@ -15,9 +15,9 @@ from decimal import Decimal, InvalidOperation
 import requests
 from lxml import etree
 
-from portal.integrations import http
+from portal.integrations import http, untrusted
 
-MAX_FILE_BYTES = 50 * 1024 * 1024  # the ECB's whole history since 1999 is about 2 MB unzipped
+MAX_FILE_BYTES = untrusted.MAX_FILE_BYTES  # the ECB's whole history since 1999 is about 2 MB unzipped
 SOURCES = ("ecb", "cbr")
 ECB_NS = "http://www.ecb.int/vocabulary/2002-08-01/eurofxref"
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -53,8 +53,7 @@ def read(content: bytes, source: str | None = None, name: str = "") -> RateFile:
     """Read an ECB or Bank of Russia file (`source` None: told by its content); RateFileError when it is not one."""
     if source is not None and source not in SOURCES:
         raise RateFileError(f"source: must be one of {', '.join(SOURCES)}")
-    if len(content) > MAX_FILE_BYTES:
-        raise RateFileError(f"{name or 'file'}: larger than {_limit()}")
+    untrusted.check_size(len(content), name or "file", RateFileError, MAX_FILE_BYTES)
     content = _unzipped(content, name)
     if content.lstrip()[:1] == b"<":
         return _xml(content, source, name)
@@ -80,15 +79,9 @@ def _bounded(response, label: str) -> bytes:
     chunks, size = [], 0
     for chunk in response.iter_content(64 * 1024):
         size += len(chunk)
-        if size > MAX_FILE_BYTES:
-            raise RateFileError(f"{label}: larger than {_limit()}")
+        untrusted.check_size(size, label, RateFileError, MAX_FILE_BYTES)
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _limit() -> str:
-    megabytes = MAX_FILE_BYTES / (1024 * 1024)
-    return f"{megabytes:g} MB" if megabytes >= 1 else f"{MAX_FILE_BYTES:,} bytes"
 
 
 def _unzipped(content: bytes, name: str) -> bytes:
@@ -99,8 +92,7 @@ def _unzipped(content: bytes, name: str) -> bytes:
             members = [info for info in archive.infolist() if not info.is_dir()]
             if len(members) != 1:
                 raise RateFileError(f"{name or 'zip file'}: expected one file in the archive, found {len(members)}")
-            if members[0].file_size > MAX_FILE_BYTES:
-                raise RateFileError(f"{members[0].filename}: larger than {_limit()}")
+            untrusted.check_size(members[0].file_size, members[0].filename, RateFileError, MAX_FILE_BYTES)
             return archive.read(members[0])
     except zipfile.BadZipFile as exc:
         raise RateFileError(f"{name or 'zip file'}: not a readable zip archive ({exc})") from None
@@ -109,11 +101,7 @@ def _unzipped(content: bytes, name: str) -> bytes:
 # ---- XML: the ECB's gesmes envelope or the Bank of Russia's ValCurs ------------------------------------------
 
 def _xml(content: bytes, source: str | None, name: str) -> RateFile:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-    try:
-        root = etree.fromstring(content, parser=parser)
-    except etree.XMLSyntaxError as exc:
-        raise RateFileError(f"{name or 'file'}: not well-formed XML ({exc})") from None
+    root = untrusted.parse_xml(content, name or "file", RateFileError)
     if root.tag == "ValCurs" and source in (None, "cbr"):
         return _cbr(root, name)
     if etree.QName(root).localname == "Envelope" and source in (None, "ecb"):
