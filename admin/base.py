@@ -21,6 +21,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from admin.decimals import ExactDecimalFilters, ExactDecimalForms
 from portal import money
+from portal.edge import humanize
 from portal.errors import ValidationError
 from portal.exports.cells import neutralise_formula
 from portal.extensions import db
@@ -73,22 +74,9 @@ def local_minute(view, value: datetime, name: str) -> str:
 
 # ------------------------------------------------------------------------ labels and numbers in words (issue 10)
 
-# Words read letter by letter, wherever they appear in a column name, and words spelled out.
-ACRONYMS = {"vat": "VAT", "id": "ID", "url": "URL", "sap": "SAP", "csv": "CSV", "ip": "IP", "pdf": "PDF",
-            "html": "HTML", "ubl": "UBL", "idoc": "IDoc", "iso": "ISO", "fx": "FX", "oauth": "OAuth", "sftp": "SFTP",
-            "https": "HTTPS", "smtp": "SMTP", "totp": "TOTP", "bpmn": "BPMN", "xml": "XML", "ca": "CA",
-            "iban": "IBAN", "bic": "BIC"}
-SPELLED_OUT = {"calllog": "call-logging"}
 # Where a grid's column names come from, besides the model's own attributes.
 NAMED_COLUMNS = ("column_list", "column_filters", "column_searchable_list", "column_details_list",
                  "column_export_list", "column_sortable_list", "form_columns")
-
-
-def humanize(name: str) -> str:
-    """A column name in words: "billing_city" -> "Billing city", "vat_id" -> "VAT ID"."""
-    words = [ACRONYMS.get(word, SPELLED_OUT.get(word, word)) for word in re.split(r"[_.]+", name) if word]
-    text = " ".join(words)
-    return text[:1].upper() + text[1:]
 
 
 def column_label(model, name: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import flash
 
 from portal.errors import (
@@ -45,10 +47,25 @@ def error_text(exc: DomainError, labels: dict[str, str] | None = None) -> str:
 
 
 def field_label(field: str | None, labels: dict[str, str] | None = None) -> str:
-    """A field's label, else its name in words ("unit_price" -> "Unit price")."""
+    """A field's label, else its name in words ("unit_price" -> "Unit price", "vat_id" -> "VAT ID")."""
     if not field:
         return "Input"
-    return (labels or {}).get(field) or field.replace("_", " ").strip().capitalize()
+    return (labels or {}).get(field) or humanize(field)
+
+
+# Words read letter by letter, wherever they appear in a column name, and words spelled out.
+ACRONYMS = {"vat": "VAT", "id": "ID", "url": "URL", "sap": "SAP", "csv": "CSV", "ip": "IP", "pdf": "PDF",
+            "html": "HTML", "ubl": "UBL", "idoc": "IDoc", "iso": "ISO", "fx": "FX", "oauth": "OAuth", "sftp": "SFTP",
+            "https": "HTTPS", "smtp": "SMTP", "totp": "TOTP", "bpmn": "BPMN", "xml": "XML", "ca": "CA",
+            "iban": "IBAN", "bic": "BIC"}
+SPELLED_OUT = {"calllog": "call-logging"}
+
+
+def humanize(name: str) -> str:
+    """A column name in words: "billing_city" -> "Billing city", "vat_id" -> "VAT ID"."""
+    words = [ACRONYMS.get(word, SPELLED_OUT.get(word, word)) for word in re.split(r"[_.]+", name) if word]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
 
 
 def run_and_flash(use_case, success: str) -> DomainError | None:
