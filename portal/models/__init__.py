@@ -12,8 +12,19 @@ from portal.models.billing import (
 from portal.models.contract import Contract, FixedLineItem, Project, ProjectDocument
 from portal.models.customer import Customer, CustomerBankAccount, CustomerContact
 from portal.models.documents import DocumentTemplate
+from portal.models.ledger import CustomerBalance, LedgerEntry
+from portal.models.payments import Allocation, BankImportMapping, Payment, PaymentImport, Refund
 from portal.models.rates import ExchangeRate, RateCard, RateCardItem
-from portal.models.receivables import DocumentSequence
+from portal.models.receivables import (
+    Adjustment,
+    CreditNote,
+    DocumentLine,
+    DocumentSequence,
+    DueNote,
+    Invoice,
+    ReceivableDocument,
+    ReceivableFile,
+)
 from portal.models.user import Role, User
 from portal.models.workflow import (
     HistoryEvent,
@@ -26,18 +37,29 @@ from portal.models.workflow import (
 )
 
 __all__ = [
+    "Adjustment",
+    "Allocation",
     "AuditEvent",
+    "BankImportMapping",
     "Contract",
+    "CreditNote",
     "Customer",
+    "CustomerBalance",
     "CustomerBankAccount",
     "CustomerContact",
+    "DocumentLine",
     "DocumentSequence",
     "DocumentTemplate",
+    "DueNote",
     "ExchangeRate",
     "FixedLineItem",
     "HistoryEvent",
     "HumanTask",
     "IntegrationCache",
+    "Invoice",
+    "LedgerEntry",
+    "Payment",
+    "PaymentImport",
     "ProcessDefinition",
     "ProcessInstance",
     "Proforma",
@@ -47,6 +69,9 @@ __all__ = [
     "ProjectDocument",
     "RateCard",
     "RateCardItem",
+    "ReceivableDocument",
+    "ReceivableFile",
+    "Refund",
     "Role",
     "ServiceJob",
     "ServiceRecord",

@@ -192,14 +192,20 @@ def tax_rate_for(contract: Contract, rate) -> Decimal:
     return D(rate) if contract.tax_rule == "standard" else ZERO
 
 
+def price_lines(document) -> None:
+    """Line amounts and totals of a proforma or receivable document, quantized to its currency (line by line, then
+    summed)."""
+    for line in document.lines:
+        line.net_amount = quantize(D(line.quantity) * D(line.unit_price), document.currency)
+        line.tax_amount = quantize(line.net_amount * D(line.tax_rate) / 100, document.currency)
+    document.net_total = sum((line.net_amount for line in document.lines), ZERO)
+    document.tax_total = sum((line.tax_amount for line in document.lines), ZERO)
+    document.gross_total = document.net_total + document.tax_total
+
+
 def recalculate(proforma: Proforma) -> None:
-    """Line amounts and totals, quantized to the currency (line by line, then summed)."""
-    for line in proforma.lines:
-        line.net_amount = quantize(D(line.quantity) * D(line.unit_price), proforma.currency)
-        line.tax_amount = quantize(line.net_amount * D(line.tax_rate) / 100, proforma.currency)
-    proforma.net_total = sum((line.net_amount for line in proforma.lines), ZERO)
-    proforma.tax_total = sum((line.tax_amount for line in proforma.lines), ZERO)
-    proforma.gross_total = proforma.net_total + proforma.tax_total
+    """Line amounts and totals, quantized to the currency; a negative proforma is refused."""
+    price_lines(proforma)
     if proforma.net_total < 0:  # what corrects an invoice downwards is a credit note, not a negative proforma
         net = display(proforma.net_total, proforma.currency)
         raise ValidationError("lines", f"proforma {proforma.number}: the discounts exceed the charges (net {net}); "
