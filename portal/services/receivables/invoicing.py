@@ -50,7 +50,8 @@ def today() -> date:
 
 def create_draft(kind: str, customer: Customer, currency: str, lines: list[LineInput], *, issue_date: date,
                  created_by: str, contract=None, corrects: ReceivableDocument | None = None,
-                 due_date: date | None = None, reason: str = "", notes: str = "", buyer_reference: str = "") -> ReceivableDocument:
+                 due_date: date | None = None, reason: str = "", notes: str = "",
+                 buyer_reference: str = "") -> ReceivableDocument:
     """A draft document of `kind` with its priced lines; nothing is numbered or posted until it is issued."""
     if kind not in CLASSES:
         raise ValidationError("kind", f"must be one of {', '.join(CLASSES)}")
