@@ -42,7 +42,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "processes.operate": frozenset({ADMIN, FINANCE_MANAGER}),
     "audit.read": frozenset({ADMIN, FINANCE_MANAGER}),
     "portal.view": frozenset({CUSTOMER}),
+    # Receivables: account and responsible managers read only their projects' customers (services.receivables.scope).
+    "receivables.read": frozenset({ADMIN, FINANCE_MANAGER, ACCOUNTANT, ACCOUNT_MANAGER, RESPONSIBLE_MANAGER, GUEST}),
+    # Record and import payments, reconcile, issue invoices and due notes.
+    "receivables.record": frozenset({ADMIN, FINANCE_MANAGER, ACCOUNTANT}),
+    # Adjust accounts, cancel and credit invoices, refund.
+    "receivables.correct": frozenset({ADMIN, FINANCE_MANAGER}),
 }
+# Who sees every customer's receivables; the other readers see those of the projects they manage.
+RECEIVABLES_ALL_CUSTOMERS = frozenset({ADMIN, FINANCE_MANAGER, ACCOUNTANT, GUEST})
 
 
 def can(user, permission: str) -> bool:

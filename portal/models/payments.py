@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models.receivables import Converted
@@ -114,7 +114,7 @@ class Allocation(db.Model):
 
     payment = relationship(Payment, backref="allocations")
     document = relationship("ReceivableDocument", backref="allocations")
-    reverses = relationship("Allocation", remote_side=[id], backref="reversal", uselist=False)
+    reverses = relationship("Allocation", remote_side=[id], backref=backref("reversal", uselist=False))
 
     def __str__(self) -> str:
         return f"allocation {self.id}: {self.amount} of payment {self.payment_id}"

@@ -18,6 +18,11 @@ from portal.services.receivables.invoicing import LineInput
 def credit_note(target: ReceivableDocument, lines: list[LineInput], reason: str, issued_by: str,
                 on: date | None = None) -> CreditNote:
     """Issue a credit note for part or all of an issued invoice or due note; it has its own CN- sequence."""
+    return invoicing.issue(_credit_draft(target, lines, reason, issued_by, on), issued_by)
+
+
+def _credit_draft(target: ReceivableDocument, lines: list[LineInput], reason: str, issued_by: str,
+                  on: date | None) -> CreditNote:
     _creditable(target)
     if not (reason or "").strip():
         raise ValidationError("reason", "say why the document is credited")
@@ -25,7 +30,7 @@ def credit_note(target: ReceivableDocument, lines: list[LineInput], reason: str,
                                   issue_date=on or invoicing.today(), created_by=issued_by, contract=target.contract,
                                   corrects=target, reason=reason, buyer_reference=target.buyer_reference)
     note.due_date = note.issue_date
-    return invoicing.issue(note, issued_by)
+    return note
 
 
 def cancel(target: ReceivableDocument, reason: str, cancelled_by: str, on: date | None = None) -> CreditNote:
@@ -33,10 +38,14 @@ def cancel(target: ReceivableDocument, reason: str, cancelled_by: str, on: date 
     _creditable(target)
     if target.allocated_total > 0:
         raise Conflict(f"{target.number} has payments allocated; unreconcile them before cancelling")
-    note = credit_note(target, remaining_lines(target), reason or "Cancelled", cancelled_by, on)
-    if target.state != CANCELLED:  # pragma: no cover - the credit covers the open amount by construction
-        raise Conflict(f"{target.number} could not be cancelled")
-    return note
+    remainder = _remainder(target)
+    note = _credit_draft(target, [line for line, _tax in remainder], reason or "Cancelled", cancelled_by, on)
+    for line, (_input, tax) in zip(note.lines, remainder, strict=True):
+        if tax is not None:  # the tax not credited yet, exactly: per-line rounding must not leave a cent open
+            line.tax_amount = tax
+    note.tax_total = sum((line.tax_amount for line in note.lines), ZERO)
+    note.gross_total = note.net_total + note.tax_total
+    return invoicing.issue(note, cancelled_by)
 
 
 def _creditable(target: ReceivableDocument) -> None:
@@ -46,20 +55,22 @@ def _creditable(target: ReceivableDocument) -> None:
         raise Conflict(f"{target.number} is cancelled")
 
 
-def remaining_lines(target: ReceivableDocument) -> list[LineInput]:
-    """Lines crediting what is not credited yet: the document's own lines if nothing is, else one per tax rate."""
+def _remainder(target: ReceivableDocument) -> list[tuple[LineInput, object]]:
+    """Lines crediting what is not credited yet: the document's own lines if nothing is, else one per tax rate
+    with the net and the tax still uncredited at that rate."""
     credited = [n for n in target.corrections if n.number is not None]
     if not credited:
-        return [LineInput(line.description, line.quantity, line.unit_price, line.tax_rate, line.unit)
+        return [(LineInput(line.description, line.quantity, line.unit_price, line.tax_rate, line.unit), None)
                 for line in target.lines]
-    net = defaultdict(lambda: ZERO)
-    for line in target.lines:
-        net[line.tax_rate] += line.net_amount
-    for note in credited:
-        for line in note.lines:
-            net[line.tax_rate] -= line.net_amount
-    return [LineInput(f"Remainder of {target.number} at {rate.normalize()} % tax", "1",
-                      quantize(amount, target.currency), rate) for rate, amount in sorted(net.items()) if amount > 0]
+    net, tax = defaultdict(lambda: ZERO), defaultdict(lambda: ZERO)
+    for sign, lines in [(1, target.lines)] + [(-1, note.lines) for note in credited]:
+        for line in lines:
+            net[line.tax_rate] += sign * line.net_amount
+            tax[line.tax_rate] += sign * line.tax_amount
+    # A rate credited beyond the document's own lines gives a negative line, so the lines add up to the remainder.
+    return [(LineInput(f"Remainder of {target.number} at {rate.normalize()} % tax", "1",
+                       quantize(amount, target.currency), rate), tax[rate])
+            for rate, amount in sorted(net.items()) if amount or tax[rate]]
 
 
 def due_note(customer: Customer, currency: str, lines: list[LineInput], reason: str, issued_by: str,
