@@ -32,6 +32,10 @@ def assert_migrated(url: str) -> None:
         engine.dispose()
 
 
+# SQLite cannot reflect the expression indexes on open amounts (portal/models/receivables.py), so neither
+# SQLAlchemy nor Alembic can compare them there; PostgreSQL compares them below.
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 @pytest.mark.no_db
 def test_upgrade_from_empty_sqlite_file(tmp_path):
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
