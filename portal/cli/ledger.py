@@ -31,17 +31,19 @@ def ledger(customer_code, currency, start, end, fmt, in_base, output):
     from portal.cli import run_use_case
 
     def export():
-        statement = ledger_export.statement_for(customer_code, currency, start.date(), end.date(), in_base=in_base)
+        # CSV and XLSX stream the rows from the database: a statement of any length in little memory.
+        statement = ledger_export.statement_for(customer_code, currency, start.date(), end.date(), in_base=in_base,
+                                                stream=fmt in ("csv", "xlsx"))
         target = output or (_default_name(statement, fmt) if fmt in BINARY_FORMATS else None)
         if target is None:
             _write_text(statement, fmt, sys.stdout)
             return None
-        _write_file(statement, fmt, target)
-        return target, len(statement.rows)
+        return target, _write_file(statement, fmt, target)
 
     written = run_use_case(export)
     if written is not None:
-        click.echo(f"Wrote {written[0]} ({written[1]} entries).", err=True)
+        entries = "" if written[1] is None else f" ({written[1]} entries)"
+        click.echo(f"Wrote {written[0]}{entries}.", err=True)
 
 
 def _default_name(statement, fmt: str) -> Path:
@@ -57,19 +59,23 @@ def _write_text(statement, fmt: str, out) -> None:
         ledger_export.write_csv(statement, out)
 
 
-def _write_file(statement, fmt: str, target: Path) -> None:
-    """Written beside the target and renamed at the end, so a failed export leaves no half-written file."""
+def _write_file(statement, fmt: str, target: Path) -> int | None:
+    """Written beside the target and renamed at the end, so a failed export leaves no half-written file; the number
+    of entries written, when known (a streamed CSV does not count them)."""
     partial = target.with_name(target.name + ".part")
+    count = None
     try:
         if fmt in BINARY_FORMATS:
             with partial.open("wb") as out:
                 if fmt == "xlsx":
-                    ledger_export.write_xlsx(statement, out)
+                    count = ledger_export.write_xlsx(statement, out)
                 else:
                     out.write(ledger_export.write_pdf(statement))
+                    count = len(statement.rows)
         else:
             with partial.open("w", encoding="utf-8", newline="") as out:
                 _write_text(statement, fmt, out)
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
+    return count

@@ -17,14 +17,14 @@ FORMATS = ("json", "csv", "xlsx", "pdf")
 
 
 def statement_for(customer_code: str, currency: str | None, start: date, end: date, *,
-                  in_base: bool = False) -> Statement:
+                  in_base: bool = False, stream: bool = False) -> Statement:
     """The statement of the customer with `customer_code`; without a currency, the customer's own one (or, in the
     base currency, all of them together)."""
     customer = payments.customer_by_code(customer_code)
     if currency is None and not in_base:
         currency = customer.currency
     checked = invoicing.check_currency(currency) if currency is not None else None
-    return statement.customer_ledger(customer, checked, start, end, in_base=in_base)
+    return statement.customer_ledger(customer, checked, start, end, in_base=in_base, stream=stream)
 
 
 def header(ledger: Statement) -> LedgerHeader:
@@ -37,7 +37,7 @@ def _note(ledger: Statement) -> str:
     """In a base-currency statement, say so and from which currencies; otherwise nothing."""
     if not ledger.in_base:
         return ""
-    sources = sorted({row.currency for row in ledger.rows} - {ledger.currency})
+    sources = sorted(set(ledger.source_currencies) - {ledger.currency})
     converted = f", converted from {', '.join(sources)}" if sources else ""
     return f"{ledger.currency} at each entry's historical rate{converted}"
 

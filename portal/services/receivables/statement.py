@@ -42,11 +42,12 @@ class Statement:
     in_base: bool
     opening_debit: Decimal
     opening_credit: Decimal
-    rows: list[Row]
+    rows: list[Row]  # an iterator when streamed
     total_debit: Decimal  # opening debit + the range's debits
     total_credit: Decimal
     closing_debit: Decimal
     closing_credit: Decimal
+    source_currencies: tuple[str, ...] = ()  # the currencies of the range's entries
 
     @property
     def closing_balance(self) -> Decimal:
@@ -63,21 +64,30 @@ def sides(debit: Decimal, credit: Decimal) -> tuple[Decimal, Decimal]:
 
 
 def customer_ledger(customer: Customer, currency: str | None, start: date, end: date, *,
-                    in_base: bool = False) -> Statement:
+                    in_base: bool = False, stream: bool = False) -> Statement:
     """The statement of `customer` in `currency` from `start` to `end` (inclusive); `in_base` gives the same in the
-    base currency at each entry's historical rate (all currencies together when `currency` is None)."""
+    base currency at each entry's historical rate (all currencies together when `currency` is None). With `stream`
+    the rows are an iterator read from the database as they are used (exports of any length in little memory)."""
     if start > end:
         raise ValidationError("from", f"the start ({start}) is after the end ({end})")
     if currency is None and not in_base:
         raise ValidationError("currency", "choose a currency (or the base currency for all of them)")
     debit_col, credit_col = _columns(in_base)
     opening_debit, opening_credit = sides(*_sums(customer.id, currency, debit_col, credit_col, start))
-    rows = list(_rows(customer.id, currency, start, end, in_base, opening_debit - opening_credit))
-    total_debit = opening_debit + sum((r.debit for r in rows), ZERO)
-    total_credit = opening_credit + sum((r.credit for r in rows), ZERO)
+    range_debit, range_credit = _sums(customer.id, currency, debit_col, credit_col, date.fromordinal(
+        end.toordinal() + 1), since=start)
+    rows = _rows(customer.id, currency, start, end, in_base, opening_debit - opening_credit)
+    total_debit, total_credit = opening_debit + range_debit, opening_credit + range_credit
     closing_debit, closing_credit = sides(total_debit, total_credit)
     return Statement(customer, fx.base_currency() if in_base else currency, start, end, in_base, opening_debit,
-                     opening_credit, rows, total_debit, total_credit, closing_debit, closing_credit)
+                     opening_credit, rows if stream else list(rows), total_debit, total_credit, closing_debit,
+                     closing_credit, _currencies(customer.id, currency, start, end))
+
+
+def _currencies(customer_id: int, currency: str | None, start: date, end: date) -> tuple[str, ...]:
+    query = _filtered(select(LedgerEntry.currency).distinct(), customer_id, currency).where(
+        LedgerEntry.entry_date >= start, LedgerEntry.entry_date <= end)
+    return tuple(sorted(db.session.scalars(query)))
 
 
 def _columns(in_base: bool):
@@ -89,9 +99,12 @@ def _filtered(query, customer_id: int, currency: str | None):
     return query if currency is None else query.where(LedgerEntry.currency == currency)
 
 
-def _sums(customer_id: int, currency: str | None, debit_col, credit_col, before: date) -> tuple[Decimal, Decimal]:
+def _sums(customer_id: int, currency: str | None, debit_col, credit_col, before: date,
+          since: date | None = None) -> tuple[Decimal, Decimal]:
     query = _filtered(select(func.coalesce(func.sum(debit_col), 0), func.coalesce(func.sum(credit_col), 0)),
                       customer_id, currency).where(LedgerEntry.entry_date < before)
+    if since is not None:
+        query = query.where(LedgerEntry.entry_date >= since)
     debit, credit = db.session.execute(query).one()
     return _decimal(debit, debit_col), _decimal(credit, credit_col)
 
@@ -111,8 +124,8 @@ def _rows(customer_id: int, currency: str | None, start: date, end: date, in_bas
                       customer_id, currency)
     query = query.where(LedgerEntry.entry_date >= start, LedgerEntry.entry_date <= end).order_by(
         LedgerEntry.entry_date, LedgerEntry.id)
-    for number, (day, kind, reference, narration, products, debit, credit, code) in enumerate(
-            db.session.execute(query), start=1):
+    result = db.session.execute(query.execution_options(yield_per=2000))
+    for number, (day, kind, reference, narration, products, debit, credit, code) in enumerate(result, start=1):
         balance += debit - credit
         yield Row(number, day, f"{PARTICULARS.get(kind, kind)} {reference}", narration, products, debit, credit,
                   balance, code)
