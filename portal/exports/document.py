@@ -19,6 +19,8 @@ class Party:
     country: str = ""  # ISO 3166-1 alpha-2
     email: str = ""
     sap_partner_code: str = ""  # the buyer's SAP partner number (KUNNR/PARTN)
+    contact_name: str = ""  # who answers questions about the document (UBL BT-41), e.g. "Accounts receivable"
+    phone: str = ""  # the contact's telephone (UBL BT-42)
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,19 @@ class TaxBreakdown:
 
 
 @dataclass(frozen=True)
+class DocumentReference:
+    """An earlier document this one refers to: the invoice a credit note credits (UBL BG-3)."""
+
+    number: str
+    issue_date: date
+
+
+PROFORMA, INVOICE, CREDIT_NOTE, DUE_NOTE = "proforma", "invoice", "credit_note", "due_note"
+
+
+@dataclass(frozen=True)
 class Document:
-    """A proforma invoice ready to render; totals are consistent with the lines."""
+    """A proforma, invoice, credit note or due note ready to render; totals are consistent with the lines."""
 
     number: str  # e.g. "PF-2026-11-0001"
     issue_date: date
@@ -84,3 +97,6 @@ class Document:
     sold_to: Party | None = None  # AG
     payer: Party | None = None  # RG
     ship_to: Party | None = None  # WE
+    kind: str = PROFORMA  # proforma | invoice | credit_note | due_note
+    billing_reference: DocumentReference | None = None  # the invoice a credit or due note corrects
+    period_known: bool = True  # False: no service period (period_start and period_end repeat the issue date)

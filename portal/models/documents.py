@@ -1,4 +1,4 @@
-"""Versioned document templates (the proforma PDF/HTML layout, e-mails, ...), stored in the database."""
+"""Versioned document templates (proforma, invoice and credit note layouts, e-mails, ...), stored in the database."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from portal.extensions import db
 from portal.models.types import StoredFile
 
-TEMPLATE_KINDS = ("proforma_pdf", "proforma_html", "email", "other")
+# The newest template of a kind replaces the shipped layout: invoice_pdf for invoices and due notes, credit_note_pdf
+# for credit notes (portal.services.receivables.rendering), the proforma kinds for proformas.
+TEMPLATE_KINDS = ("proforma_pdf", "proforma_html", "invoice_pdf", "credit_note_pdf", "email", "other")
 
 
 class DocumentTemplate(StoredFile, db.Model):

@@ -8,8 +8,9 @@ from workflows.operations import Registry
 
 def register_all() -> Registry:
     """Import each handler module so its @operation handlers are in the registry (idempotent); the registry."""
-    # Billing may use workflow, never the reverse, so workflow cannot import these itself: the web app, the
-    # CLI and an `rq worker` (which builds its app lazily) all pass through create_app, which calls this.
+    # Billing and receivables may use workflow, never the reverse, so workflow cannot import these itself: the web
+    # app, the CLI and an `rq worker` (which builds its app lazily) all pass through create_app, which calls this.
     from portal.services.billing import delivery, documents, drafting  # noqa: F401 - registered on import
+    from portal.services.receivables import from_proforma  # noqa: F401 - registered on import
 
     return operations.REGISTRY

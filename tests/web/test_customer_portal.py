@@ -22,6 +22,7 @@ from tests.support.web import login_as, page_text, post_form, sign_in
 @pytest.fixture
 def approved(app, make_user):
     deploy_approval_process()
+    factories.ExchangeRateFactory()  # the invoice issued after approval converts EUR to the base currency
     customer = factories.CustomerFactory(name="Acme Logistics GmbH")
     contract = factories.ContractFactory(customer=customer, document_formats="pdf,html,idoc,sap_csv,ubl",
                                          sap_partner_code="0000100001", sap_company_code="1000")
@@ -136,6 +137,7 @@ def test_approval_e_mails_the_pdf_to_the_billing_contact(app, make_user):
         app.config["SMTP_URL"] = f"smtp://127.0.0.1:{server.port}"
         try:
             deploy_approval_process()
+            factories.ExchangeRateFactory()  # the invoice issued after approval converts EUR to the base currency
             customer = factories.CustomerFactory()
             factories.ContactFactory(customer=customer, email="ap@customer.example")
             contract = factories.ContractFactory(customer=customer)

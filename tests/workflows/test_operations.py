@@ -202,6 +202,7 @@ def test_create_app_registers_the_handlers_of_every_module_that_has_some():
                                       "exports", 3, 10],
         "proforma.upload": ["portal.services.billing.delivery", "upload_operation", "integrations", 4, 60],
         "proforma.email": ["portal.services.billing.delivery", "email_operation", "notifications", 5, 30],
+        "invoice.issue": ["portal.services.receivables.from_proforma", "issue_invoice_operation", "billing", 3, 10],
     }
 
 

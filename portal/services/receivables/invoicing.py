@@ -25,7 +25,7 @@ from portal.models.types import utcnow
 from portal.money import ZERO, parse
 from portal.services.billing.drafting import price_lines
 from portal.services.masterdata import fx
-from portal.services.receivables import numbering, posting
+from portal.services.receivables import numbering, posting, rendering
 
 CLASSES = {INVOICE: Invoice, CREDIT_NOTE: CreditNote, DUE_NOTE: DueNote}
 DEFAULT_TERMS_DAYS = 30
@@ -125,6 +125,7 @@ def issue(document: ReceivableDocument, issued_by: str, on: date | None = None) 
     if isinstance(document, CreditNote):
         _apply_credit(document)
     refresh_state(document)
+    rendering.render_files(document)
     db.session.flush()
     return document
 

@@ -39,6 +39,7 @@ def host_key():
 
 def approve(make_user, server, host_key) -> Proforma:
     deploy_approval_process()
+    factories.ExchangeRateFactory()  # the invoice issued after approval converts EUR to the base currency
     (server.root / "inbox").mkdir(exist_ok=True)
     contract = factories.ContractFactory(
         customer=factories.CustomerFactory(), document_formats="pdf,ubl", upload_channel="sftp",
@@ -98,6 +99,7 @@ def test_approved_files_go_over_https_to_a_receiver_whose_ca_the_contract_trusts
     server.start()
     try:
         deploy_approval_process()
+        factories.ExchangeRateFactory()  # the invoice issued after approval converts EUR to the base currency
         contract = factories.ContractFactory(
             customer=factories.CustomerFactory(), document_formats="pdf,ubl", upload_channel="https",
             upload_url=server.url_for("/upload"), upload_username=USERNAME, upload_secret=PASSWORD,

@@ -44,7 +44,7 @@ def test_a_template_needs_a_name(app, name):
 
 def test_a_template_kind_must_be_one_of_the_kinds(app):
     assert refusal(lambda: files.upload_template("Proforma", "pdf", "t.txt", b"t", "alice@staff.example")) == {
-        "kind": "must be one of proforma_pdf, proforma_html, email, other"}
+        "kind": "must be one of proforma_pdf, proforma_html, invoice_pdf, credit_note_pdf, email, other"}
 
 
 @STORES

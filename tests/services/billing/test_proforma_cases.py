@@ -227,6 +227,7 @@ def lived(app, make_user):
     """A proforma with a whole life: drafted, a line edited, a comment, claims, completions, service steps, an
     e-mail that failed into an incident, an operator's retry and the e-mail sent."""
     deploy_approval_process()
+    factories.ExchangeRateFactory()  # the invoice issued after approval converts EUR to the base currency
     customer = factories.CustomerFactory(name="Lived Logistics")
     factories.ContactFactory(customer=customer, email="billing@lived.example")
     contract = factories.ContractFactory(customer=customer, tax_rate=Decimal("19"))
