@@ -21,11 +21,14 @@ jobs_cli = AppGroup("jobs", help="Background jobs.")
 
 
 def init_cli(app: Flask) -> None:
+    from portal.cli import invoices, ledger, reconcile
     from portal.cli.billing import billing_cli
+    from portal.cli.payments import payments_cli
     from portal.cli.rates import rates_cli
     from portal.cli.workflows import workflows_cli
 
-    for group in (users_cli, demo_cli, jobs_cli, workflows_cli, billing_cli, rates_cli):
+    for group in (users_cli, demo_cli, jobs_cli, workflows_cli, billing_cli, rates_cli, payments_cli,
+                  reconcile.reconcile_cli, ledger.ledger, invoices.invoices_cli):
         app.cli.add_command(group)
     app.cli.add_command(worker)
     app.cli.add_command(scheduler)

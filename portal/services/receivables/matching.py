@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -22,7 +23,9 @@ class PayerMatch:
     matched_by: str  # iban | invoice_number | name | ""
 
 
+@functools.lru_cache(maxsize=4096)  # a bank file names the same few accounts on thousands of rows
 def compact_iban(value: str) -> str:
+    """An IBAN or account number without spaces and in capitals, as stored."""
     return iban_number.compact(value or "")
 
 

@@ -12,7 +12,7 @@ from portal.errors import Conflict, NotFound, ValidationError
 from portal.extensions import db
 from portal.models import Customer, Payment, Refund
 from portal.models.payments import PAYMENT_METHODS
-from portal.money import parse
+from portal.money import parse, quantize
 from portal.services.masterdata import fx
 from portal.services.receivables import invoicing, matching, posting
 
@@ -37,7 +37,9 @@ class PaymentInput:
 def fingerprint(account_iban: str, amount, currency: str, value_date: date, text: str) -> str:
     """What makes two payments the same when the bank gave no reference: account, amount, date and text."""
     normal = " ".join((text or "").lower().split())
-    key = f"{matching.compact_iban(account_iban)}|{amount}|{currency}|{value_date.isoformat()}|{normal}"
+    # At the currency's decimals: "2500" typed and "2500.00" read from a bank file are the same amount.
+    account, exact = matching.compact_iban(account_iban), quantize(amount, currency)
+    key = f"{account}|{exact}|{currency}|{value_date.isoformat()}|{normal}"
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
