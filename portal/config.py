@@ -42,6 +42,12 @@ DEFAULTS = {
     "SELLER_IBAN": "DE89370400440532013000",
     "SELLER_BIC": "COBADEFFXXX",
     "SELLER_BANK_NAME": "Demo Bank",
+    # The seller's contact on invoices (Peppol's German rules DE-R-005/006 require a name and a telephone).
+    "SELLER_CONTACT_NAME": "Accounts receivable",
+    "SELLER_PHONE": "",
+    # The compiled Peppol BIS Billing 3.0 rules (an XSLT file) to check Peppol invoices with besides EN 16931;
+    # empty: EN 16931 only (the OpenPEPPOL rules are not shipped with the product).
+    "UBL_PEPPOL_RULES": "",
     "SMTP_URL": None,  # e.g. smtp://user:pass@host:587?starttls=1; `make run` uses a local debugging server
     # Drafting fetches the call-logging data of this many contracts side by side (network waits, not CPU).
     "CALLLOG_FETCH_WORKERS": 8,
@@ -76,7 +82,8 @@ SELLER_KEYS = ("SELLER_NAME", "SELLER_VAT_ID", "SELLER_STREET", "SELLER_CITY", "
 DEMO_SELLER_IDENTITY = ("SELLER_NAME", "SELLER_VAT_ID", "SELLER_EMAIL", "SELLER_IBAN")
 # Environment variables read as configuration, by name; DATABASE_URL is handled apart.
 ENV_KEYS = ("SECRET_KEY", "ENCRYPTION_KEY", "REDIS_URL", "LEDGERFLOW_ENV", "BASE_CURRENCY", "SMTP_URL",
-            *SELLER_KEYS, "CALLLOG_FETCH_WORKERS", "DEFAULT_TIME_ZONE", "RATE_FEEDS")
+            *SELLER_KEYS, "SELLER_CONTACT_NAME", "SELLER_PHONE", "UBL_PEPPOL_RULES", "CALLLOG_FETCH_WORKERS",
+            "DEFAULT_TIME_ZONE", "RATE_FEEDS")
 RATE_FEED_SOURCES = ("ecb", "cbr")
 
 

@@ -280,6 +280,19 @@ def upgrade():
         batch_op.create_index('ix_ledger_entries_statement', ['customer_id', 'currency', 'entry_date', 'id'], unique=False)
 
     # ### end Alembic commands ###
+    op.create_table(
+        "pending_bank_files",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_iban", sa.String(length=34), nullable=False),
+        sa.Column("filename", sa.String(length=255), nullable=False),
+        sa.Column("content_type", sa.String(length=120), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.Column("uploaded_by", sa.String(length=254), nullable=False),
+        sa.Column("uploaded_at", sa.DateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
     _open_document_indexes()
     _make_ledger_append_only()
 
@@ -329,6 +342,7 @@ def downgrade():
     elif dialect == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS ledger_entries_append_only ON ledger_entries")
         op.execute("DROP FUNCTION IF EXISTS ledger_entries_append_only()")
+    op.drop_table("pending_bank_files")
     for name in ("ix_receivable_documents_open_currency_amount", "ix_receivable_documents_open_amount",
                  "ix_receivable_documents_open_currency_due", "ix_receivable_documents_open_due"):
         op.drop_index(name, table_name="receivable_documents")

@@ -26,6 +26,8 @@ PERIODIC = (
     Periodic("workflow sweep: due timers and retries", "portal.jobs.workflow.sweep", 10),
     # The ECB publishes once a working day around 16:00 CET, the Bank of Russia once a day: hourly catches both.
     Periodic("exchange rates from RATE_FEEDS", "portal.jobs.rates.fetch", 3600),
+    Periodic("receivables: documents past their due date become overdue", "portal.jobs.receivables.mark_overdue",
+             3600),
 )
 
 

@@ -13,7 +13,7 @@ from portal.models.contract import Contract, FixedLineItem, Project, ProjectDocu
 from portal.models.customer import Customer, CustomerBankAccount, CustomerContact
 from portal.models.documents import DocumentTemplate
 from portal.models.ledger import CustomerBalance, LedgerEntry
-from portal.models.payments import Allocation, BankImportMapping, Payment, PaymentImport, Refund
+from portal.models.payments import Allocation, BankImportMapping, Payment, PaymentImport, PendingBankFile, Refund
 from portal.models.rates import ExchangeRate, RateCard, RateCardItem
 from portal.models.receivables import (
     Adjustment,
@@ -60,6 +60,7 @@ __all__ = [
     "LedgerEntry",
     "Payment",
     "PaymentImport",
+    "PendingBankFile",
     "ProcessDefinition",
     "ProcessInstance",
     "Proforma",

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models.receivables import Converted
-from portal.models.types import Money, Timestamp, utcnow
+from portal.models.types import Money, StoredFile, Timestamp, utcnow
 
 PAYMENT_METHODS = ("bank_transfer", "card", "cash", "cheque", "online", "other")
 # How the payer was found: by the account paid from, an invoice number in the text, the payer's name, by hand.
@@ -36,6 +36,15 @@ class PaymentImport(db.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.imported_at:%Y-%m-%d %H:%M})" if self.imported_at else self.filename
+
+
+class PendingBankFile(StoredFile, db.Model):
+    """A bank file uploaded for its preview, kept until it is confirmed (any web host can confirm it)."""
+
+    __tablename__ = "pending_bank_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_iban: Mapped[str] = mapped_column(String(34), default="")
 
 
 class BankImportMapping(db.Model):

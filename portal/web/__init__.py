@@ -14,7 +14,19 @@ from portal.extensions import db, login_manager
 from portal.infra import audit
 from portal.security import can
 from portal.services.identity import users
-from portal.web import auth, customer_portal, formatting, main, proforma_review, proformas, tasks
+from portal.web import (
+    auth,
+    customer_portal,
+    formatting,
+    main,
+    proforma_review,
+    proformas,
+    receivables,
+    receivables_imports,  # noqa: F401 - routes on the receivables blueprint
+    receivables_ledger,  # noqa: F401
+    receivables_payments,  # noqa: F401
+    tasks,
+)
 from portal.web.access import public
 from portal.web.forms import EmptyForm
 from portal.web.nav import navigation
@@ -39,7 +51,7 @@ SECURITY_HEADERS = {
 
 def init_web(app: Flask) -> None:
     """Register blueprints and request hooks on the app."""
-    for blueprint in (auth.bp, main.bp, customer_portal.bp, tasks.bp, proforma_review.bp, proformas.bp):
+    for blueprint in (auth.bp, main.bp, customer_portal.bp, tasks.bp, proforma_review.bp, proformas.bp, receivables.bp):
         app.register_blueprint(blueprint)
     app.add_url_rule("/assets/<package>/<path:filename>", "assets", public(_asset))
     _init_login(app)

@@ -26,6 +26,7 @@ class NavSection:
 SITE_PAGES = (
     ("Dashboard", "main.dashboard", "dashboard.view"),
     ("Proformas", "proformas.index", "proformas.view"),
+    ("Receivables", "receivables.documents", "receivables.read"),
     ("Tasks", "tasks.inbox", "tasks.view"),
     ("My company", "customer_portal.home", "portal.view"),
 )

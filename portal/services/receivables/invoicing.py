@@ -204,3 +204,17 @@ def by_number(number: str) -> ReceivableDocument:
     if document is None:
         raise NotFound(f"no document numbered {number}")
     return document
+
+
+def mark_overdue(on: date | None = None) -> int:
+    """Give every open document whose due date has passed the state its amounts and dates call for; how many
+    changed (the daily sweep: stored states then agree with derived_state for lists and filters)."""
+    day = on or today()
+    query = select(ReceivableDocument).where(ReceivableDocument.state.in_((ISSUED, PARTIALLY_PAID)),
+                                             ReceivableDocument.due_date < day).with_for_update()
+    changed = 0
+    for document in db.session.scalars(query):
+        refresh_state(document, day)
+        changed += 1
+    db.session.flush()
+    return changed

@@ -195,3 +195,12 @@ def test_an_adjustment_needs_a_reason_and_posts_either_side(customer):
     corrections.adjust(customer, "EUR", "credit", "5.00", "Rounding write-off", BY, on=FEB)
     from portal.services.receivables import statement
     assert statement.balance_on(customer, "EUR", FEB) == Decimal("-5.00")
+
+
+def test_the_daily_sweep_marks_open_documents_past_due_as_overdue(customer):
+    late = invoice(customer, "10.00", "EUR", on=JAN, due_days=10)
+    paid = invoice(customer, "10.00", "EUR", on=JAN, due_days=10)
+    allocations.allocate(pay(customer, "10.00", "EUR", on=JAN), paid, "10", BY)
+    late.state = "issued"  # as stored before its due date passed
+    assert invoicing.mark_overdue(on=date(2026, 1, 21)) == 1
+    assert (late.state, paid.state) == ("overdue", "paid")
