@@ -6,7 +6,7 @@ from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
-from admin import documents, finance, masterdata, processes, users
+from admin import documents, finance, masterdata, processes, receivables, users
 from admin.base import PortalAdminIndexView
 
 
@@ -20,6 +20,6 @@ def init_admin(app: Flask) -> Admin:
         # (templates/admin/ledgerflow_base.html extends templates/base.html), with overrides for Bootstrap 5.
         theme=Bootstrap4Theme(base_template="admin/ledgerflow_base.html"),
     )
-    for area in (masterdata, finance, documents, processes, users):
+    for area in (masterdata, finance, receivables, documents, processes, users):
         area.register(admin)
     return admin

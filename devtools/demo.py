@@ -1,4 +1,5 @@
-"""Demo data for `make run`: roles, one user per role, customers, contracts, rates. Idempotent."""
+"""Demo data for `make run`: roles, one user per role, customers, contracts, rates, proformas and receivables (issued
+invoices, payments, a bank file to import: devtools/demo_receivables.py). Idempotent."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import click
 from sqlalchemy import select
 
+from devtools import demo_receivables
 from portal.extensions import db
 from portal.models import (
     Contract,
@@ -104,8 +107,11 @@ def seed(calllog_url: str | None = None) -> list[tuple[str, str, str]]:
     logins += [_user(CUSTOMER, customer_code=code) for code, *_ in CUSTOMERS]
     _projects()
     _workflows()
+    demo_receivables.seed()  # before the proformas: the invoice issued on approval comes last, as it is dated today
     _proformas()
     db.session.flush()
+    for line in demo_receivables.summary():  # printed before the logins, which stay last
+        click.echo(line)
     return logins
 
 

@@ -8,7 +8,9 @@ a detail's amount is `AmtDtls/TxAmt/Amt` (all versions) or `Amt` (from .04); a p
 
 from __future__ import annotations
 
+import io
 import re
+from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -18,38 +20,76 @@ from portal.integrations import untrusted
 from portal.integrations.bank_transactions import CREDIT, DEBIT, BankFileError, Transaction
 
 NAMESPACE = re.compile(r"^urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.0([2-8])$")
-__all__ = ["CREDIT", "DEBIT", "BankFileError", "Transaction", "read"]
+__all__ = ["CREDIT", "DEBIT", "BankFileError", "Transaction", "read", "transactions"]
 
 
 def read(content: bytes, name: str = "") -> list[Transaction]:
     """Every transaction of every statement in the file; BankFileError names what cannot be read."""
+    return list(transactions(content, name))
+
+
+def transactions(content: bytes, name: str = "") -> Iterator[Transaction]:
+    """The file's transactions one entry at a time, each entry's XML dropped once read (a 100,000-entry file in
+    little memory); BankFileError names what cannot be read."""
     label = name or "file"
     untrusted.check_size(len(content), label, BankFileError)
-    root = untrusted.parse_xml(content, label, BankFileError)
+    events = etree.iterparse(io.BytesIO(content), events=("start", "end"), resolve_entities=False, no_network=True,
+                             load_dtd=False, huge_tree=False, remove_comments=True)
+    ns, statements, entries = None, 0, 0
+    try:
+        for event, element in events:
+            if ns is None:
+                ns = _checked_root(element, label)
+                continue
+            if event != "end" or not isinstance(element.tag, str):
+                continue
+            local = etree.QName(element).localname
+            if local == "Ntry" and etree.QName(element.getparent()).localname == "Stmt":
+                statement = element.getparent()
+                statements = statements if statement.get(_SEEN) else statements + 1
+                statement.set(_SEEN, str(statements))
+                entries += 1
+                yield from _entry(element, f"Stmt {statements}, Ntry {_index(statement)}",
+                                  *_account(statement, statements, ns), ns)
+                statement.remove(element)
+            elif local == "Stmt" and not element.get(_SEEN):
+                statements += 1
+                _account(element, statements, ns)  # a statement without entries still needs its account
+    except etree.XMLSyntaxError as exc:
+        raise BankFileError(f"{label}: not well-formed XML ({exc})") from None
+    if ns is None:
+        raise BankFileError(f"{label}: not well-formed XML (the file is empty)")
+    if not statements:
+        raise BankFileError(f"{label}: line 1: no BkToCstmrStmt/Stmt element")
+
+
+_SEEN = "{urn:ledgerflow}statement"  # set on a Stmt element once counted (never in the file itself)
+_ENTRIES = "{urn:ledgerflow}entries"
+
+
+def _checked_root(root, label: str) -> dict:
     namespace = etree.QName(root).namespace or ""
     if etree.QName(root).localname != "Document" or not NAMESPACE.match(namespace):
         raise BankFileError(f"{label}: not a camt.053 statement (version 001.02 to 001.08): root "
                             f"{etree.QName(root).localname} in {namespace or 'no namespace'}")
-    ns = {"c": namespace}
-    statements = root.findall("c:BkToCstmrStmt/c:Stmt", ns)
-    if not statements:
-        raise BankFileError(f"{label}: line {root.sourceline}: no BkToCstmrStmt/Stmt element")
-    found = []
-    for number, statement in enumerate(statements, start=1):
-        found += _statement(statement, number, ns)
-    return found
+    return {"c": namespace}
 
 
-def _statement(statement, number: int, ns: dict) -> list[Transaction]:
+def _index(statement) -> int:
+    """The number of the entry just read within its statement (read entries are removed, so counted here)."""
+    number = int(statement.get(_ENTRIES, "0")) + 1
+    statement.set(_ENTRIES, str(number))
+    return number
+
+
+def _account(statement, number: int, ns: dict) -> tuple[str, str]:
+    """The statement's id and account (both come before its entries in every version)."""
     where = f"line {statement.sourceline}: Stmt {number}"
     identifier = _text(statement, "c:Id", ns)
     iban = _text(statement, "c:Acct/c:Id/c:IBAN", ns) or _text(statement, "c:Acct/c:Id/c:Othr/c:Id", ns)
     if not iban:
         raise BankFileError(f"{where}: Acct/Id: the account has no IBAN or other id")
-    found = []
-    for index, entry in enumerate(statement.findall("c:Ntry", ns), start=1):
-        found += _entry(entry, f"Stmt {number}, Ntry {index}", identifier, iban, ns)
-    return found
+    return identifier, iban
 
 
 def _entry(entry, place: str, statement: str, iban: str, ns: dict) -> list[Transaction]:

@@ -35,12 +35,16 @@ def _forms(w, n):
         "users": {"email": f"new{n}@staff.example", "name": "New", "active": "y", "roles": factories.role("guest").id,
                   "new_password": "a long enough password"},
         "roles": {"name": f"Renamed {n}", "description": "renamed"},
+        "adjustments": {"customer": w.own_customer.id, "side": "debit", "amount": "12.50", "currency": "USD",
+                        "reason": f"Adjustment {n}"},
+        "bank_import_mappings": {"account_iban": f"NL{n:02d}BANK{n:010d}", "settings": '{"amount": "Betrag"}'},
     }
 
 
 CREATES = ["customers", "contracts", "projects", "fixed_lines", "rate_cards", "exchange_rates", "document_templates",
-           "project_documents", "users"]
-EDITS = ["customers", "contracts", "projects", "fixed_lines", "rate_cards", "exchange_rates", "users", "roles"]
+           "project_documents", "users", "adjustments", "bank_import_mappings"]
+EDITS = ["customers", "contracts", "projects", "fixed_lines", "rate_cards", "exchange_rates", "users", "roles",
+         "bank_import_mappings"]
 
 
 def test_write_table_covers_every_grid(app):

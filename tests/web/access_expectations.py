@@ -133,3 +133,48 @@ def writes(identity: str, view_endpoint: str, change: str | None = None) -> bool
         RELIED_ON.add(entry.write)
     allowed = change is None or change in entry.views[view_endpoint].split()
     return allowed and identity in entry.writers
+
+
+# ---- receivables: the admin grids (the site's receivables routes are in access_receivables.py) -----------------
+# The finance office and the guest read every customer's receivables; account and responsible managers read those of
+# the customers of their projects only (a row of another customer is not found: the grid sends them back to its
+# list). The admin and the finance manager also correct (adjust, credit, refund); the accountant records (payments,
+# imports, reconciling) but does not correct.
+RECEIVABLES_MAY = {
+    "admin": {"receivables.read", "receivables.record", "receivables.correct"},
+    "finance_manager": {"receivables.read", "receivables.record", "receivables.correct"},
+    "accountant": {"receivables.read", "receivables.record"},
+    "account_manager": {"receivables.read"},
+    "responsible_manager": {"receivables.read"},
+    "guest": {"receivables.read"},
+}
+for _identity, _held in RECEIVABLES_MAY.items():
+    MAY[_identity] = MAY[_identity] | _held
+
+RECEIVABLES_READERS = frozenset({"admin", "finance_manager", "accountant", "account_manager", "responsible_manager",
+                                 "guest"})
+OWN_CUSTOMERS_ONLY = frozenset({"account_manager", "responsible_manager"})
+GRIDS = (
+    *GRIDS,
+    # Posted receivables and the ledger: read only, by everyone (the admin too); documents are issued, payments
+    # recorded and allocations made by the use cases, never in a grid.
+    Grid({"invoices": "", "credit_notes": "", "due_notes": "", "payments": "", "allocations": "", "refunds": "",
+          "ledger_entries": "", "customer_balances": "", "payment_imports": ""},
+         "receivables.read", RECEIVABLES_READERS),
+    # Adjustments: the admin and the finance manager make one (through its use case, which posts it); none is
+    # edited or deleted.
+    Grid({"adjustments": "create"}, "receivables.read", RECEIVABLES_READERS,
+         "receivables.correct", frozenset({"admin", "finance_manager"})),
+    # Bank import mappings: settings of our own bank accounts, kept (not deleted) by those who record payments.
+    Grid({"bank_import_mappings": "create edit"}, "receivables.read", RECEIVABLES_READERS,
+         "receivables.record", frozenset({"admin", "finance_manager", "accountant"})),
+)
+# Grids whose rows belong to customers: OWN_CUSTOMERS_ONLY readers find only their customers' rows there.
+CUSTOMER_ROWS = frozenset({"invoices", "credit_notes", "due_notes", "payments", "allocations", "refunds",
+                           "adjustments", "ledger_entries", "customer_balances", "payment_imports"})
+
+
+def finds_row(identity: str, view_endpoint: str) -> bool:
+    """True if a reader of the grid finds the world's row in it (the world's receivables belong to no customer of
+    a project the signed-in identity manages)."""
+    return not (view_endpoint in CUSTOMER_ROWS and identity in OWN_CUSTOMERS_ONLY)

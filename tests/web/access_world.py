@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from datetime import date, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
@@ -54,6 +55,7 @@ def world(app):
               "project_documents": (document.id, b"%PDF-1.4 sow")}
     task = _open_review_task()
     rows.update(instances=task.instance_id, incidents=_incident(task.instance_id).id)
+    rows.update(_receivables(other_contract.customer))
     return World(own, own_contract, other_contract, rows, stored, task, _approved_proforma(own_contract),
                  _approved_proforma(other_contract), _proforma_in_review(other_contract))
 
@@ -123,6 +125,49 @@ def _disposable_project_document(w):
     return files.attach_project_document(project, "d.txt", b"d", "t@x.example")
 
 
+# ---- receivables: one row of every receivables grid, all another customer's -----------------------------------
+
+RECEIVABLES_GRIDS = ("invoices", "credit_notes", "due_notes", "payments", "allocations", "refunds", "adjustments",
+                     "ledger_entries", "customer_balances", "payment_imports", "bank_import_mappings")
+
+
+def _receivables(customer) -> dict:
+    """Admin endpoint -> the key of a posted row of `customer` (in the base currency: no rate needed), issued without
+    rendering files (tests/services/receivables/test_rendering.py covers those)."""
+    from unittest import mock
+
+    from flask_admin.tools import iterencode
+
+    from portal.models import BankImportMapping, LedgerEntry, PaymentImport
+    from portal.services.receivables import allocations, corrections, payments, rendering
+    from portal.services.receivables.invoicing import LineInput
+    from portal.services.receivables.payments import PaymentInput
+    from tests.support.receivables import BY, invoice
+
+    statement = PaymentImport(filename="statement.csv", sha256="0" * 64, file_format="csv", imported_by=BY)
+    mapping = BankImportMapping(account_iban="DE89370400440532013000", settings={"amount": "Betrag"})
+    db.session.add_all([statement, mapping])
+    db.session.flush()
+    with mock.patch.object(rendering, "render_files", lambda document: []):
+        target = invoice(customer, "100.00")
+        note = corrections.credit_note(target, [LineInput("Goodwill", "1", "10.00")], "Goodwill", BY)
+        due = corrections.due_note(customer, "USD", [LineInput("Late fee", "1", "5.00")], "Late fee", BY)
+    payment = payments.record(PaymentInput(amount="50.00", currency="USD", value_date=date(2026, 1, 20),
+                                           customer_code=customer.code), BY, import_id=statement.id)
+    entry = db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.document_id == target.id))
+    return {"invoices": target.id, "credit_notes": note.id, "due_notes": due.id, "payments": payment.id,
+            "allocations": allocations.allocate(payment, target, "20.00", BY).id,
+            "refunds": payments.refund("5.00", BY, payment=payment, reason="Overpaid").id,
+            "adjustments": corrections.adjust(customer, "USD", "debit", "1.00", "Bank charges", BY).id,
+            "ledger_entries": entry, "customer_balances": iterencode((customer.id, "USD")),
+            "payment_imports": statement.id, "bank_import_mappings": mapping.id}
+
+
+def _kept(endpoint: str):
+    """The world's row of a grid that deletes nothing (posted receivables, the ledger): the delete must leave it."""
+    return lambda w: SimpleNamespace(id=w.rows[endpoint])
+
+
 # admin endpoint -> a fresh row that a delete (or the mass "delete" action) may remove
 DISPOSABLE = {
     "customers": lambda w: factories.CustomerFactory(),
@@ -138,6 +183,7 @@ DISPOSABLE = {
     "incidents": lambda w: _incident(w.task.instance_id),
     "roles": lambda w: factories.role("reviewer"),  # roles are never deleted: it must survive
     "audit": lambda w: db.session.get(AuditEvent, w.rows["audit"]),  # the trail is append-only: it must survive
+    **{endpoint: _kept(endpoint) for endpoint in RECEIVABLES_GRIDS},
 }
 
 

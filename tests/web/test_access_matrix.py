@@ -19,8 +19,9 @@ from portal.models.user import ROLE_CATALOG
 from portal.security import PERMISSIONS  # only to check it against the written-out tables
 from tests.support import factories
 from tests.support.web import login_as, page_csrf
-from tests.web.access_expectations import ANON, GRIDS, MAY, RELIED_ON, grid, may, reads, writes
+from tests.web.access_expectations import ANON, GRIDS, MAY, RELIED_ON, finds_row, grid, may, reads, writes
 from tests.web.access_probes import LOGIN, Probe, check
+from tests.web.access_receivables import SITE as RECEIVABLES_SITE
 from tests.web.access_world import DISPOSABLE
 
 IDENTITIES = list(MAY)
@@ -196,6 +197,7 @@ SITE = {
         Probe("assets", "GET", "/assets/nodejs/etc/passwd", 404)]),
     "admin.static": (None, lambda i, w: [
         Probe("admin.static", "GET", "/admin/static/admin/css/bootstrap4/admin.css", 200, mimetype="text/css")]),
+    **RECEIVABLES_SITE,
 }
 
 
@@ -239,7 +241,9 @@ def _real_instance_probe(view, endpoint, fn, i, w) -> list[Probe]:
 ADMIN_FUNCS = {
     "index": lambda v, ep, i, w: [Probe(ep, "GET", url_for(ep), 200)],
     "index_view": lambda v, ep, i, w: [Probe(ep, "GET", url_for(ep), 200)],
-    "details_view": lambda v, ep, i, w: [Probe(ep, "GET", url_for(ep, id=w.rows[v.endpoint]), 200)],
+    # A reader limited to its own customers does not find another customer's row: the grid sends it back to the list.
+    "details_view": lambda v, ep, i, w: [Probe(ep, "GET", url_for(ep, id=w.rows[v.endpoint]),
+                                               200 if finds_row(i, v.endpoint) else 302)],
     "export": lambda v, ep, i, w: [Probe(ep, "GET", url_for(ep, export_type=kind), status, mimetype=mimetype)
                                    for kind, status, mimetype in (("csv", 200, "text/csv"), ("xlsx", 200, XLSX),
                                                                   ("json", 302, None))],

@@ -88,6 +88,7 @@ def test_navbar_site_pages_and_every_link_opens(app, client, signed_in, role):
     site = {text: href for href, text in links(nav) if not GRID_LINK.fullmatch(href) and href not in ("/", "#")}
     expected = {label: url for label, url, perm in (("Dashboard", "/dashboard", "dashboard.view"),
                                                     ("Proformas", "/proformas/", "proformas.view"),
+                                                    ("Receivables", "/receivables/documents", "receivables.read"),
                                                     ("Tasks", "/tasks/", "tasks.view"),
                                                     ("My company", "/portal/", "portal.view")) if holds(role, perm)}
     assert site == expected
@@ -127,7 +128,7 @@ def test_admin_sees_users_roles_and_audit_trail(app, client, signed_in):
     nav = navbar(signed_in("admin"))
     labels = set(grid_links(nav).values())
     assert labels >= ADMINISTRATION | MASTER_DATA
-    assert len(labels) == len(grids(app)) == 14
+    assert len(labels) == len(grids(app)) == 25  # 14 and the 11 receivables grids
     assert "Administration" in nav and "Processes" in nav
 
 

@@ -13,7 +13,8 @@ from portal.extensions import db
 from portal.models import Customer, CustomerBankAccount, ReceivableDocument
 
 # The numbers the sequences give (INV-2026-000123, DN-...), as payers write them: any case, "-", "/", " " or none.
-NUMBER_IN_TEXT = re.compile(r"\b(INV|DN|CN)[\s/_-]?(\d{4})[\s/_-]?(\d{6})\b", re.IGNORECASE)
+# Also inside the structured creditor reference printed on invoices (ISO 11649: RF67INV2026000002).
+NUMBER_IN_TEXT = re.compile(r"(?<![A-Za-z])(INV|DN|CN)[\s/_-]?(\d{4})[\s/_-]?(\d{6})(?!\d)", re.IGNORECASE)
 _LEGAL_FORMS = re.compile(r"\b(gmbh|ag|ltd|llc|inc|sa|sas|srl|bv|nv|oy|ab|as|plc|ooo|kg|co)\b\.?", re.IGNORECASE)
 
 

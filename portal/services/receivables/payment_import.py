@@ -282,7 +282,7 @@ def _items(source: _Source) -> Iterator[Transaction | RowError]:
     try:
         if source.kind == "camt053":
             _refuse_dtd(source.content, source.name)
-            yield from camt053.read(source.content, source.name)
+            yield from camt053.transactions(source.content, source.name)
         elif source.kind == "mt940":
             yield from mt940_statements.read(source.content, source.name)
         else:

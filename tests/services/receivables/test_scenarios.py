@@ -204,3 +204,9 @@ def test_the_daily_sweep_marks_open_documents_past_due_as_overdue(customer):
     late.state = "issued"  # as stored before its due date passed
     assert invoicing.mark_overdue(on=date(2026, 1, 21)) == 1
     assert (late.state, paid.state) == ("overdue", "paid")
+
+
+def test_the_creditor_reference_printed_on_invoices_names_the_invoice():
+    from portal.services.receivables.matching import numbers_in
+    assert numbers_in("RF67INV2026000002, also inv/2026/000003") == ["INV-2026-000002", "INV-2026-000003"]
+    assert numbers_in("XINV2026000004 INV-2026-0000051") == []
