@@ -417,7 +417,7 @@ formatted(BankImportMappingView, {"settings": _settings})
 
 
 def register(admin) -> None:
-    category = "Receivables"
+    category = "Finance"  # with the exchange rates: one menu for the money data
     for view, model, name, endpoint in (
         (DocumentView, Invoice, "Invoices", "invoices"),
         (CreditNoteView, CreditNote, "Credit notes", "credit_notes"),

@@ -14,6 +14,7 @@ from portal.extensions import db
 from portal.infra.unit_of_work import unit_of_work
 from portal.models import Allocation
 from portal.models.payments import PAYMENT_METHODS
+from portal.money import display
 from portal.services.receivables import allocations, listing, payment_export, payments, reconciliation, scope
 from portal.services.receivables.payments import PaymentInput
 from portal.web.access import require
@@ -106,7 +107,8 @@ def allocate(payment_id: int):
         found = listing.payment(current_user, payment_id)
         document = listing.document(current_user, request.form.get("document_id", type=int) or 0)
         return allocations.allocate(found, document, request.form.get("amount", ""), current_user.email)
-    return _act(use_case, payment_id, lambda a: f"{a.amount} {a.document.currency} applied to {a.document.number}.")
+    return _act(use_case, payment_id,
+                lambda a: f"{display(a.amount, a.document.currency)} applied to {a.document.number}.")
 
 
 @bp.post("/allocations/<int:allocation_id>/unreconcile", endpoint="unreconcile")
@@ -142,7 +144,7 @@ def refund(payment_id: int):
         found = listing.payment(current_user, payment_id)
         return payments.refund(request.form.get("amount", ""), current_user.email, payment=found,
                                reason=request.form.get("reason", ""))
-    return _act(use_case, payment_id, lambda r: f"Refund of {r.amount} {r.currency} recorded.")
+    return _act(use_case, payment_id, lambda r: f"Refund of {display(r.amount, r.currency)} recorded.")
 
 
 @bp.post("/reconcile/auto", endpoint="auto_reconcile")
@@ -154,7 +156,7 @@ def auto_reconcile():
     if not done:
         flash("Nothing to auto-reconcile: no payment names an open document with exactly its amount.", "info")
     for item in done:
-        flash(f"Payment {item.payment.id}: {item.amount} {item.document.currency} applied to "
+        flash(f"Payment {item.payment.id}: {display(item.amount, item.document.currency)} applied to "
               f"{item.document.number}.", "success")
     return redirect(url_for("receivables.payments"))
 

@@ -65,22 +65,21 @@ def test_an_unidentified_payment_and_its_suggestions(live_url, manager, device):
     shot(page, f"receivables-reconcile-{device}")
 
 
-def test_reconciling_a_payment_with_an_open_invoice(live_url, manager):
+def test_assigning_the_unidentified_payment_then_applying_it(live_url, manager):
     page = at_width(manager, "desktop")
-    page.goto(f"{live_url}/receivables/payments?view=unapplied")
-    links = page.locator("#payments tbody tr a")
-    for index in range(links.count()):
-        page.goto(f"{live_url}/receivables/payments?view=unapplied")
-        page.locator("#payments tbody tr a").nth(index).click()
-        page.wait_for_selector("#history-title")
-        if page.locator("#suggestions form").count():
-            break
-    else:
-        pytest.fail("no demo payment with money unapplied has an open document to apply it to")
+    page.goto(f"{live_url}/receivables/payments?view=unidentified")
+    page.locator("#payments tbody tr a").first.click()
+    page.wait_for_selector("#assign-form")
+    acme = page.locator("#assign-customer option", has_text="Acme").first.get_attribute("value")
+    page.select_option("#assign-customer", acme)
+    page.click("#assign-form button[type=submit]")
+    page.wait_for_selector(".alert-success")
+    assert page.locator("#suggestions form").count() >= 1  # Acme's open EUR invoices, ranked with their reasons
     applied = page.locator("#history tbody tr").count()
     page.locator("#suggestions form button").first.click()
-    page.wait_for_selector(".alert-success")
+    page.wait_for_selector("#history")
     assert page.locator("#history tbody tr").count() == applied + 1
+    assert page.locator("#history form", has_text="Unreconcile").count() == 1
     fits(page)
     shot(page, "receivables-reconciled-desktop")
 
