@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.web import test_browser, test_diagram_views
+from tests.web import test_browser, test_proformas_browser
 from tests.web.test_browser import shot
-from tests.web.test_diagram_views import WIDTHS, at_width, page_overflow
+from tests.web.test_diagram_views import WIDTHS, at_width
 
 live_url = test_browser.live_url
 browser = test_browser.browser
@@ -18,22 +18,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.no_db]
 DEMO_BANK_FILE = Path(__file__).resolve().parents[2] / "demo" / "bank-statement-camt053.xml"
 
 
-@pytest.fixture(scope="module")
-def manager(live_url, browser):
-    """One signed-in finance manager for the module, with every page's CSP violations and script errors."""
-    size = {"width": WIDTHS["desktop"], "height": test_diagram_views.HEIGHTS["desktop"]}
-    context = browser.new_context(viewport=size)
-    page = context.new_page()
-    page.problems = test_browser.watch(page)
-    test_browser.sign_in_with_authenticator(page, live_url, "finance.manager@ledgerflow.example",
-                                            "demo-finance-manager-pass")
-    yield page
-    context.close()
-
-
-def fits(page) -> None:
-    assert page_overflow(page) <= 0, f"the page scrolls {page_overflow(page)} px sideways"
-    assert page.problems == []
+manager = test_proformas_browser.manager  # one signed-in finance manager for the module
+fits = test_proformas_browser.fits
 
 
 @pytest.mark.parametrize("device", WIDTHS)

@@ -3,23 +3,18 @@ where each case is in its approval process, and the CSV/XLSX export of the filte
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from flask_sqlalchemy.pagination import Pagination
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import contains_eager
 
 from portal.errors import ValidationError
-from portal.exports.cells import neutralise_formula
+from portal.exports import tables
 from portal.extensions import db
 from portal.models import Contract, Customer, HumanTask, ProcessDefinition, ProcessInstance, Proforma
 from portal.models.billing import PROFORMA_STATES
@@ -311,51 +306,13 @@ def export_rows(filters: Filters, limit: int = EXPORT_LIMIT) -> Iterator[tuple]:
 
 
 def csv_chunks(rows: Iterable[tuple]) -> Iterator[str]:
-    """The rows as CSV text, one chunk per row, so a response can stream them."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    for row in rows:
-        writer.writerow([_plain_cell(value) for value in row])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-
-
-def _plain_cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return neutralise_formula(value)
+    """The rows as CSV text, one chunk per row, so a response or a file can stream them."""
+    return tables.csv_chunks(rows)
 
 
 def xlsx_bytes(rows: Iterable[tuple]) -> bytes:
-    """The rows as an XLSX workbook: header bold and frozen, amounts as numbers with thousands separators."""
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Proformas")
-    sheet.freeze_panes = "A2"
-    rows = iter(rows)
-    header = [WriteOnlyCell(sheet, value=title) for title in next(rows)]
-    for cell in header:
-        cell.font = Font(bold=True)
-    sheet.append(header)
-    for row in rows:
-        sheet.append([_sheet_cell(sheet, value) for value in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def _sheet_cell(sheet, value):
-    if isinstance(value, Decimal):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = "#,##0.00"
-        return cell
-    if isinstance(value, date):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = "yyyy-mm-dd"
-        return cell
-    return neutralise_formula(value)
+    """The rows as an XLSX workbook (portal.exports.tables)."""
+    return tables.xlsx_bytes(rows, "Proformas")
 
 
 @dataclass(frozen=True)

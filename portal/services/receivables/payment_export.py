@@ -3,19 +3,13 @@ a spreadsheet would run as a formula neutralised (portal.exports.cells)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 from sqlalchemy import Select, select
 
-from portal.exports.cells import neutralise_formula
+from portal.exports import tables
 from portal.extensions import db
 from portal.models import Customer, Payment, PaymentImport
 
@@ -75,49 +69,9 @@ def _row(row) -> tuple:
 
 def csv_chunks(rows: Iterable[tuple]) -> Iterator[str]:
     """The rows as CSV text, one chunk per row, so a response or a file can stream them."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    for row in rows:
-        writer.writerow([_text_cell(value) for value in row])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-
-
-def _text_cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return neutralise_formula(value)
+    return tables.csv_chunks(rows)
 
 
 def xlsx_bytes(rows: Iterable[tuple]) -> bytes:
-    """The rows as an XLSX workbook: header bold and frozen, amounts as numbers, dates as dates."""
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Payments")
-    sheet.freeze_panes = "A2"
-    rows = iter(rows)
-    header = [WriteOnlyCell(sheet, value=title) for title in next(rows)]
-    for cell in header:
-        cell.font = Font(bold=True)
-    sheet.append(header)
-    for row in rows:
-        sheet.append([_sheet_cell(sheet, value) for value in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def _sheet_cell(sheet, value):
-    if isinstance(value, Decimal):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = "#,##0.00######" if value.as_tuple().exponent < -2 else "#,##0.00"
-        return cell
-    if isinstance(value, datetime):  # recorded at: the sheet has no time zones, keep it as UTC text
-        return value.isoformat(timespec="seconds")
-    if isinstance(value, date):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = "yyyy-mm-dd"
-        return cell
-    return neutralise_formula(value)
+    """The rows as an XLSX workbook (portal.exports.tables)."""
+    return tables.xlsx_bytes(rows, "Payments")
