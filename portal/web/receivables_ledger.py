@@ -9,7 +9,7 @@ from flask import Response, render_template, request, send_file, stream_with_con
 from flask_login import current_user
 
 from portal.errors import ValidationError
-from portal.services.receivables import ledger_export, listing, payments, scope
+from portal.services.receivables import ledger_export, listing, scope
 from portal.web.access import require
 from portal.web.receivables import bp
 
@@ -43,14 +43,10 @@ def _values(args) -> dict:
 
 def _statement(values: dict, *, stream: bool):
     start, end = listing.parse_day(values["from"], "from"), listing.parse_day(values["to"], "to")
-    customer_id = _customer_id(values["customer"])
-    scope.check(current_user, customer_id)
-    return ledger_export.statement_for(values["customer"], values["currency"] or None, start, end,
-                                       in_base=values["base"], stream=stream)
-
-
-def _customer_id(code: str) -> int:
-    return payments.customer_by_code(code).id
+    statement = ledger_export.statement_for(values["customer"], values["currency"] or None, start, end,
+                                            in_base=values["base"], stream=stream)
+    scope.check(current_user, statement.customer.id)  # before anything is shown or exported
+    return statement
 
 
 def _page(values: dict, statement, errors: dict):

@@ -35,7 +35,6 @@ def _credit_draft(target: ReceivableDocument, lines: list[LineInput], reason: st
 
 def cancel(target: ReceivableDocument, reason: str, cancelled_by: str, on: date | None = None) -> CreditNote:
     """Cancel an issued invoice: it keeps its number and a credit note reverses what is not credited yet."""
-    _creditable(target)
     if target.allocated_total > 0:
         raise Conflict(f"{target.number} has payments allocated; unreconcile them before cancelling")
     remainder = _remainder(target)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from iso4217 import Currency
 from sqlalchemy import select
 
 from portal.errors import Conflict, NotFound, ValidationError
@@ -90,8 +91,6 @@ def _line(position: int, line: LineInput, currency: str) -> DocumentLine:
 
 
 def check_currency(code: str) -> str:
-    from iso4217 import Currency
-
     text = (code or "").strip().upper()
     try:
         Currency(text)

@@ -43,12 +43,16 @@ class Posting:
     adjustment_id: int | None = None
 
 
+def sides(posting: Posting) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """(debit, credit, base debit, base credit) of a posting: its amount on the side it names, zero on the other."""
+    amount, base = posting.amount, posting.conversion.amount
+    return (amount, ZERO, base, ZERO) if posting.side == "debit" else (ZERO, amount, ZERO, base)
+
+
 def post(posting: Posting) -> LedgerEntry:
     """Write the entry and move the customer's balance in its currency, in the caller's transaction."""
     balance = locked_balance(posting.customer_id, posting.currency)
-    debit, credit = (posting.amount, ZERO) if posting.side == "debit" else (ZERO, posting.amount)
-    base_debit, base_credit = ((posting.conversion.amount, ZERO) if posting.side == "debit"
-                               else (ZERO, posting.conversion.amount))
+    debit, credit, base_debit, base_credit = sides(posting)
     entry = LedgerEntry(
         customer_id=posting.customer_id, currency=posting.currency, entry_date=posting.entry_date, kind=posting.kind,
         reference=posting.reference[:40], narration=posting.narration, products=posting.products,
@@ -98,9 +102,7 @@ class Batch:
         return len(entries)
 
     def _entry(self, posting: Posting, state: list, now) -> dict:
-        debit, credit = (posting.amount, ZERO) if posting.side == "debit" else (ZERO, posting.amount)
-        base_debit, base_credit = ((posting.conversion.amount, ZERO) if posting.side == "debit"
-                                   else (ZERO, posting.conversion.amount))
+        debit, credit, base_debit, base_credit = sides(posting)
         row = {"customer_id": posting.customer_id, "currency": posting.currency, "entry_date": posting.entry_date,
                "kind": posting.kind, "reference": posting.reference[:40], "narration": posting.narration,
                "products": posting.products, "debit": debit, "credit": credit, "base_currency": self.base,
